@@ -1,0 +1,222 @@
+//! `agentauthz`: the command-line front of the agentauthz engine.
+//!
+//! Thin by design: argument parsing, file reading and printing; every decision
+//! is made by the core crate.
+
+mod demo;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agentauthz::cases::{load_cases, run_cases};
+use agentauthz::{Engine, ErrorMode, PolicySources};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "agentauthz",
+    version,
+    about = "Authorize AI coding agents' actions with Cedar policies: allow, deny or ask."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate policies against a schema (strict mode); exit 1 on errors.
+    Validate(PolicyArgs),
+    /// Decide requests and print one JSON decision per line.
+    Authorize {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// One request as a JSON file.
+        #[arg(long, conflicts_with = "requests")]
+        request: Option<PathBuf>,
+        /// Many requests, one JSON object per line ('-' for standard input).
+        #[arg(long)]
+        requests: Option<PathBuf>,
+    },
+    /// Run a policy folder's cases.toml and print `N passed, N failed`.
+    Test {
+        /// The policy folder (holding cases.toml).
+        dir: PathBuf,
+        /// The cases file, if not DIR/cases.toml.
+        #[arg(long)]
+        cases: Option<PathBuf>,
+        /// Print every case, not only failures.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Replay a sample coding-agent trace through the engine and print a table.
+    Demo {
+        /// The policy folder.
+        #[arg(long, default_value = "policies-examples/coding-agent")]
+        dir: PathBuf,
+        /// The trace (JSONL); defaults to DIR/trace.jsonl.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+}
+
+/// Where policies come from: a folder, or the parts one by one.
+#[derive(Args, Clone)]
+struct PolicyArgs {
+    /// A policy folder: one *.cedarschema, *.cedar files, optional entities.json.
+    #[arg(long, conflicts_with_all = ["schema", "policies", "entities"])]
+    dir: Option<PathBuf>,
+    /// The schema file (Cedar schema syntax).
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// A policy file or a folder of *.cedar files (repeatable).
+    #[arg(long)]
+    policies: Vec<PathBuf>,
+    /// Entities (Cedar JSON).
+    #[arg(long)]
+    entities: Option<PathBuf>,
+    /// How policy errors affect outcomes: fail-closed (default), strict, cedar.
+    #[arg(long, default_value = "fail-closed")]
+    error_mode: String,
+}
+
+impl PolicyArgs {
+    fn sources(&self) -> Result<PolicySources, String> {
+        match (&self.dir, &self.schema) {
+            (Some(dir), _) => PolicySources::from_dir(dir).map_err(|e| e.to_string()),
+            (None, Some(schema)) if !self.policies.is_empty() => {
+                PolicySources::from_files(schema, &self.policies, self.entities.as_deref())
+                    .map_err(|e| e.to_string())
+            }
+            _ => Err("give --dir DIR, or --schema FILE with --policies FILE".into()),
+        }
+    }
+
+    fn engine(&self) -> Result<Engine, String> {
+        let mode: ErrorMode = self.error_mode.parse()?;
+        Engine::builder(self.sources()?)
+            .error_mode(mode)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(p) => validate(&p),
+        Command::Authorize {
+            policy,
+            request,
+            requests,
+        } => authorize(&policy, request, requests),
+        Command::Test {
+            dir,
+            cases,
+            verbose,
+        } => test(&dir, cases, verbose),
+        Command::Demo { dir, trace } => demo::run(&dir, trace.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("agentauthz: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn validate(p: &PolicyArgs) -> Result<ExitCode, String> {
+    let sources = p.sources()?;
+    let issues = match agentauthz::validate(&sources) {
+        Ok(issues) => issues,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if issues.is_empty() {
+        let n: usize = sources.policies.len();
+        println!(
+            "ok: policies in {n} file(s) validate against {} (strict)",
+            sources.schema.name
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for i in &issues {
+            eprintln!("error: {i}");
+        }
+        eprintln!("{} validation error(s)", issues.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn authorize(
+    p: &PolicyArgs,
+    request: Option<PathBuf>,
+    requests: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let engine = p.engine()?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut emit = |line: &str| -> Result<(), String> {
+        let d = engine.authorize_json_str(line);
+        writeln!(out, "{}", d.to_json()).map_err(|e| e.to_string())
+    };
+    match (request, requests) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            emit(&text)?;
+        }
+        (None, Some(file)) => {
+            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                let f = std::fs::File::open(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                Box::new(std::io::BufReader::new(f))
+            };
+            for line in reader.split(b'\n') {
+                let line = line.map_err(|e| e.to_string())?;
+                let text = String::from_utf8_lossy(&line);
+                if text.trim().is_empty() {
+                    continue;
+                }
+                emit(&text)?;
+            }
+        }
+        (None, None) => return Err("give --request FILE or --requests FILE".into()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn test(dir: &std::path::Path, cases: Option<PathBuf>, verbose: bool) -> Result<ExitCode, String> {
+    let engine = Engine::from_dir(dir).map_err(|e| e.to_string())?;
+    let cases_path = cases.unwrap_or_else(|| dir.join("cases.toml"));
+    let cases = load_cases(&cases_path).map_err(|e| e.to_string())?;
+    let results = run_cases(&engine, &cases);
+    let mut failed = 0;
+    for r in &results {
+        match &r.failure {
+            Some(why) => {
+                failed += 1;
+                println!("FAIL {}: {why}", r.case.name);
+            }
+            None if verbose => println!(
+                "ok   {} -> {} {:?}",
+                r.case.name,
+                r.decision.outcome,
+                r.decision.reason_ids()
+            ),
+            None => {}
+        }
+    }
+    println!("{} passed, {} failed", results.len() - failed, failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

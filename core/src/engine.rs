@@ -1,0 +1,375 @@
+//! The engine: load once, decide many times, from any number of threads.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use cedar_policy::{
+    AuthorizationError, Authorizer, Context, Decision as CedarDecision, EntityUid, PolicyId,
+    PolicySet, RestrictedExpression,
+};
+use serde_json::Value;
+
+use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
+use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
+use crate::decision::{Decision, DecisionError, Outcome};
+use crate::error::{LoadError, PolicyIssue, RequestError};
+use crate::request::{ActionRef, Request, RequestContext};
+use crate::source::PolicySources;
+
+/// How policy evaluation errors affect the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorMode {
+    /// The default. A `forbid` that errors denies (plain Cedar would skip it,
+    /// silently dropping a prohibition); a `permit` that errors is skipped.
+    #[default]
+    FailClosed,
+    /// Any policy error denies.
+    Strict,
+    /// Exactly Cedar's semantics: erroring policies are skipped, `@ask` is
+    /// ignored (no ask outcome). Used for conformance testing.
+    Cedar,
+}
+
+impl std::str::FromStr for ErrorMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fail-closed" => Ok(Self::FailClosed),
+            "strict" => Ok(Self::Strict),
+            "cedar" => Ok(Self::Cedar),
+            other => Err(format!(
+                "unknown error mode `{other}` (expected fail-closed, strict or cedar)"
+            )),
+        }
+    }
+}
+
+/// A loaded, validated policy set ready to decide requests.
+///
+/// `Engine` is `Send + Sync`: share it (e.g. in an `Arc`) between threads;
+/// deciding takes no lock.
+#[derive(Debug)]
+pub struct Engine {
+    compiled: Arc<Compiled>,
+    mode: ErrorMode,
+    clock: Arc<dyn Clock>,
+    authorizer: Authorizer,
+}
+
+/// Settings for building an [`Engine`]; see [`Engine::builder`].
+#[derive(Debug)]
+pub struct EngineBuilder {
+    sources: PolicySources,
+    mode: ErrorMode,
+    clock: Arc<dyn Clock>,
+    on_invalid: OnInvalid,
+}
+
+impl EngineBuilder {
+    /// How policy errors affect outcomes (default [`ErrorMode::FailClosed`]).
+    pub fn error_mode(mut self, mode: ErrorMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The clock that supplies `context.now` (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Load policies even if they fail strict validation against the schema.
+    /// Off by default: an engine normally refuses to start on invalid policies.
+    /// Meant for conformance testing and tooling, not for enforcement.
+    pub fn accept_invalid_policies(mut self, accept: bool) -> Self {
+        self.on_invalid = if accept {
+            OnInvalid::Accept
+        } else {
+            OnInvalid::Refuse
+        };
+        self
+    }
+
+    /// Parses, validates and indexes the sources.
+    pub fn build(self) -> Result<Engine, LoadError> {
+        let compiled = compile(&self.sources, self.on_invalid)?;
+        Ok(Engine {
+            compiled: Arc::new(compiled),
+            mode: self.mode,
+            clock: self.clock,
+            authorizer: Authorizer::new(),
+        })
+    }
+}
+
+/// Strictly validates policies against the schema and returns every problem
+/// (empty when valid). Fails only if the schema or a policy file does not parse.
+pub fn validate(sources: &PolicySources) -> Result<Vec<PolicyIssue>, LoadError> {
+    crate::compile::validate_sources(sources)
+}
+
+/// What the policies that can apply to a request did.
+#[derive(Default)]
+struct Evaluation {
+    satisfied_permits: Vec<PolicyId>,
+    satisfied_forbids: Vec<PolicyId>,
+    /// (policy, message, is the policy a forbid)
+    errors: Vec<(PolicyId, String, bool)>,
+}
+
+impl Engine {
+    /// Loads a policy folder (one `*.cedarschema`, `*.cedar` files, optional
+    /// `entities.json`) with default settings.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, LoadError> {
+        Self::builder(PolicySources::from_dir(dir)?).build()
+    }
+
+    /// Loads schema, policies and entities given as text, with default settings.
+    pub fn from_strings(
+        schema: &str,
+        policies: &str,
+        entities: Option<&str>,
+    ) -> Result<Self, LoadError> {
+        Self::builder(PolicySources::from_strings(schema, policies, entities)).build()
+    }
+
+    /// Starts building an engine from sources, to change settings.
+    pub fn builder(sources: PolicySources) -> EngineBuilder {
+        EngineBuilder {
+            sources,
+            mode: ErrorMode::default(),
+            clock: Arc::new(SystemClock),
+            on_invalid: OnInvalid::Refuse,
+        }
+    }
+
+    /// The version (content hash) of the loaded policy set.
+    pub fn policy_version(&self) -> &str {
+        &self.compiled.version
+    }
+
+    /// The number of loaded policies.
+    pub fn policy_count(&self) -> usize {
+        self.compiled.policy_count
+    }
+
+    /// The error mode in force.
+    pub fn error_mode(&self) -> ErrorMode {
+        self.mode
+    }
+
+    /// Every loaded policy's id, file, effect and annotations, sorted by id.
+    pub fn policies(&self) -> Vec<Arc<PolicyInfo>> {
+        let mut out: Vec<Arc<PolicyInfo>> = self.compiled.meta.values().cloned().collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// Decides a request at the engine clock's current time.
+    pub fn authorize(&self, request: &Request) -> Decision {
+        self.authorize_at(request, self.clock.now())
+    }
+
+    /// Decides a request as if the clock read `now`: for replaying recorded
+    /// requests and for tests. Enforcement paths use [`Engine::authorize`].
+    pub fn authorize_at(&self, request: &Request, now: SystemTime) -> Decision {
+        let start = Instant::now();
+        let compiled = Arc::clone(&self.compiled);
+        match self.evaluate(&compiled, request, now) {
+            Ok(eval) => self.conclude(&compiled, eval, start),
+            Err(e) => request_denied(&compiled, e, start),
+        }
+    }
+
+    /// Decides a request in the JSON form (see [`Request`]); a request that
+    /// does not parse is denied with the error.
+    pub fn authorize_json(&self, request: &Value) -> Decision {
+        let start = Instant::now();
+        match Request::from_json(request) {
+            Ok(r) => self.authorize(&r),
+            Err(e) => request_denied(&self.compiled, e, start),
+        }
+    }
+
+    /// Like [`Engine::authorize_json`], from JSON text.
+    pub fn authorize_json_str(&self, request: &str) -> Decision {
+        let start = Instant::now();
+        match Request::from_json_str(request) {
+            Ok(r) => self.authorize(&r),
+            Err(e) => request_denied(&self.compiled, e, start),
+        }
+    }
+
+    fn evaluate(
+        &self,
+        c: &Compiled,
+        req: &Request,
+        now: SystemTime,
+    ) -> Result<Evaluation, RequestError> {
+        let action = resolve_action(c, &req.action)?;
+        let context = build_context(c, &action, &req.context, now)?;
+        let cedar_request = cedar_policy::Request::new(
+            req.principal.clone(),
+            action.clone(),
+            req.resource.clone(),
+            context,
+            Some(&c.schema),
+        )
+        .map_err(|e| RequestError::Schema(e.to_string()))?;
+        let bucket = c.by_action.get(&action).unwrap_or(&c.all);
+        let mut eval = Evaluation::default();
+        self.run(&cedar_request, &bucket.permits, c, &mut eval, false);
+        self.run(&cedar_request, &bucket.forbids, c, &mut eval, true);
+        Ok(eval)
+    }
+
+    /// Evaluates a single-effect policy set; every satisfied policy appears in
+    /// Cedar's reasons (a permits-only set allows with all satisfied permits, a
+    /// forbids-only set denies with all satisfied forbids).
+    fn run(
+        &self,
+        req: &cedar_policy::Request,
+        set: &PolicySet,
+        c: &Compiled,
+        eval: &mut Evaluation,
+        forbids: bool,
+    ) {
+        if set.is_empty() {
+            return;
+        }
+        let response = self.authorizer.is_authorized(req, set, &c.entities);
+        let satisfied = response.diagnostics().reason().cloned();
+        if forbids {
+            eval.satisfied_forbids.extend(satisfied);
+        } else if response.decision() == CedarDecision::Allow {
+            eval.satisfied_permits.extend(satisfied);
+        }
+        for err in response.diagnostics().errors() {
+            match err {
+                AuthorizationError::PolicyEvaluationError(pe) => {
+                    eval.errors
+                        .push((pe.policy_id().clone(), pe.inner().to_string(), forbids));
+                }
+            }
+        }
+    }
+
+    fn conclude(&self, c: &Compiled, eval: Evaluation, start: Instant) -> Decision {
+        let info = |id: &PolicyId| c.meta.get(id).cloned();
+        let errors: Vec<DecisionError> = eval
+            .errors
+            .iter()
+            .map(|(id, message, _)| DecisionError {
+                policy: Some(
+                    info(id)
+                        .map(|m| m.id.clone())
+                        .unwrap_or_else(|| id.to_string()),
+                ),
+                message: message.clone(),
+            })
+            .collect();
+        let forbids: Vec<Arc<PolicyInfo>> =
+            eval.satisfied_forbids.iter().filter_map(info).collect();
+        let permits: Vec<Arc<PolicyInfo>> =
+            eval.satisfied_permits.iter().filter_map(info).collect();
+        let forbid_errored = eval.errors.iter().any(|(_, _, is_forbid)| *is_forbid);
+
+        let (outcome, mut reasons, mut ask_owners) = match self.mode {
+            ErrorMode::Cedar => {
+                if !permits.is_empty() && forbids.is_empty() {
+                    (Outcome::Allow, permits, vec![])
+                } else {
+                    (Outcome::Deny, forbids, vec![])
+                }
+            }
+            ErrorMode::FailClosed | ErrorMode::Strict => {
+                let errored = match self.mode {
+                    ErrorMode::Strict => !eval.errors.is_empty(),
+                    _ => forbid_errored,
+                };
+                if errored || forbids.iter().any(|f| f.ask.is_none()) || permits.is_empty() {
+                    (Outcome::Deny, forbids, vec![])
+                } else if !forbids.is_empty() {
+                    let owners = forbids.iter().filter_map(|f| f.ask.clone()).collect();
+                    (Outcome::Ask, forbids, owners)
+                } else {
+                    (Outcome::Allow, permits, vec![])
+                }
+            }
+        };
+        reasons.sort_by(|a, b| a.id.cmp(&b.id));
+        ask_owners.sort();
+        ask_owners.dedup();
+        Decision {
+            outcome,
+            reasons,
+            errors,
+            ask_owners,
+            policy_version: Arc::clone(&c.version),
+            eval_time: start.elapsed(),
+        }
+    }
+}
+
+fn request_denied(c: &Compiled, error: RequestError, start: Instant) -> Decision {
+    Decision {
+        outcome: Outcome::Deny,
+        reasons: vec![],
+        errors: vec![DecisionError {
+            policy: None,
+            message: error.to_string(),
+        }],
+        ask_owners: vec![],
+        policy_version: Arc::clone(&c.version),
+        eval_time: start.elapsed(),
+    }
+}
+
+fn resolve_action(c: &Compiled, action: &ActionRef) -> Result<EntityUid, RequestError> {
+    match action {
+        ActionRef::Uid(u) => Ok(u.clone()),
+        ActionRef::Name(name) => match c.action_shorthand.get(name) {
+            Some(uid) => Ok(uid.clone()),
+            None => crate::request::entity_uid("Action", name),
+        },
+    }
+}
+
+/// Builds the Cedar context, inserting the clock's `now` where the schema declares it.
+fn build_context(
+    c: &Compiled,
+    action: &EntityUid,
+    ctx: &RequestContext,
+    now: SystemTime,
+) -> Result<Context, RequestError> {
+    let needs_now = c.now_actions.contains(action);
+    match ctx {
+        RequestContext::Json(map) => {
+            let mut map = map.clone();
+            if needs_now {
+                let stamp = format_rfc3339_millis(now);
+                map.insert(
+                    "now".into(),
+                    serde_json::json!({"__extn": {"fn": "datetime", "arg": stamp}}),
+                );
+            }
+            Context::from_json_value(Value::Object(map), Some((&c.schema, action)))
+                .map_err(|e| RequestError::Context(crate::compile::diagnostic_message(&e)))
+        }
+        RequestContext::Typed(pairs) => {
+            let mut pairs: Vec<(String, RestrictedExpression)> = pairs
+                .iter()
+                .filter(|(k, _)| !(needs_now && k == "now"))
+                .cloned()
+                .collect();
+            if needs_now {
+                pairs.push((
+                    "now".into(),
+                    RestrictedExpression::new_datetime(format_rfc3339_millis(now)),
+                ));
+            }
+            Context::from_pairs(pairs).map_err(|e| RequestError::Context(e.to_string()))
+        }
+    }
+}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod clock;
+mod compile;
+mod decision;
+mod engine;
+mod error;
+mod request;
+mod schema_now;
+mod source;
+
+pub mod cases;
+
+pub use cedar_policy;
+pub use clock::{format_rfc3339_millis, parse_rfc3339, Clock, FixedClock, SystemClock};
+pub use compile::PolicyInfo;
+pub use decision::{Decision, DecisionError, Outcome};
+pub use engine::{validate, Engine, EngineBuilder, ErrorMode};
+pub use error::{LoadError, PolicyIssue, RequestError};
+pub use request::{entity_uid, Request, MAX_CONTEXT_DEPTH, MAX_REQUEST_BYTES};
+pub use source::{NamedText, PolicySources};

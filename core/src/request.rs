@@ -1,0 +1,254 @@
+//! Authorization requests: the typed Rust form and the JSON form shared by the
+//! CLI and the bindings.
+
+use std::str::FromStr;
+
+use cedar_policy::{EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use serde_json::{Map, Value};
+
+use crate::error::RequestError;
+
+/// Deepest context nesting accepted (records and sets); deeper input is refused
+/// before Cedar sees it, so hostile input cannot exhaust the stack.
+pub const MAX_CONTEXT_DEPTH: usize = 32;
+/// Largest request accepted as JSON text, in bytes.
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+
+/// The action of a request: a full Cedar uid, or a bare action name such as
+/// `open_pr`, resolved against the schema's actions when the request is decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ActionRef {
+    Uid(EntityUid),
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RequestContext {
+    /// Cedar JSON, parsed against the action's context type when decided.
+    Json(Map<String, Value>),
+    /// Already-typed Cedar values: no JSON on the decision path.
+    Typed(Vec<(String, RestrictedExpression)>),
+}
+
+/// "May this principal do this action to this resource, in this context?"
+///
+/// Build one with [`Request::new`] and the `with_*` methods, or parse the JSON
+/// form with [`Request::from_json`]:
+///
+/// ```json
+/// {"principal": "Agent::\"ci-bot\"", "action": "open_pr",
+///  "resource": {"type": "Repository", "id": "acme/api"}, "context": {"branch": "fix/1"}}
+/// ```
+///
+/// Entity references are `Type::"id"` strings or `{"type", "id"}` objects; the
+/// action may be a bare name when it is unique in the schema. `context.now` is
+/// always supplied by the engine's clock, never by the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub(crate) principal: EntityUid,
+    pub(crate) action: ActionRef,
+    pub(crate) resource: EntityUid,
+    pub(crate) context: RequestContext,
+}
+
+/// Builds a Cedar entity uid from a type name (`Agent`, `N::Agent`) and an id.
+pub fn entity_uid(type_name: &str, id: &str) -> Result<EntityUid, RequestError> {
+    let t = EntityTypeName::from_str(type_name).map_err(|e| RequestError::Entity {
+        field: "entity",
+        message: format!("`{type_name}` is not a valid entity type name: {e}"),
+    })?;
+    Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
+}
+
+impl Request {
+    /// A request with an empty context. `action` is either a bare action name
+    /// (`open_pr`) or a full uid (`Action::"open_pr"`).
+    pub fn new(
+        principal: EntityUid,
+        action: &str,
+        resource: EntityUid,
+    ) -> Result<Self, RequestError> {
+        Ok(Self {
+            principal,
+            action: parse_action_str(action)?,
+            resource,
+            context: RequestContext::Json(Map::new()),
+        })
+    }
+
+    /// A request whose action is given as a Cedar uid.
+    pub fn with_action_uid(principal: EntityUid, action: EntityUid, resource: EntityUid) -> Self {
+        Self {
+            principal,
+            action: ActionRef::Uid(action),
+            resource,
+            context: RequestContext::Json(Map::new()),
+        }
+    }
+
+    /// Replaces the context with Cedar JSON (parsed against the schema when decided).
+    pub fn with_context_json(mut self, context: Map<String, Value>) -> Self {
+        self.context = RequestContext::Json(context);
+        self
+    }
+
+    /// Replaces the context with typed Cedar values: the fastest path, no JSON involved.
+    pub fn with_context_values(mut self, context: Vec<(String, RestrictedExpression)>) -> Self {
+        self.context = RequestContext::Typed(context);
+        self
+    }
+
+    /// The principal.
+    pub fn principal(&self) -> &EntityUid {
+        &self.principal
+    }
+
+    /// The resource.
+    pub fn resource(&self) -> &EntityUid {
+        &self.resource
+    }
+
+    /// The action as written: a full uid, or the bare name.
+    pub fn action_text(&self) -> String {
+        match &self.action {
+            ActionRef::Uid(u) => u.to_string(),
+            ActionRef::Name(n) => n.clone(),
+        }
+    }
+
+    /// Parses the JSON request form (see the type's documentation).
+    pub fn from_json(value: &Value) -> Result<Self, RequestError> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| RequestError::Malformed("a request must be a JSON object".into()))?;
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "principal" | "action" | "resource" | "context"))
+        {
+            return Err(RequestError::Malformed(format!(
+                "unknown field `{k}` (expected principal, action, resource, context)"
+            )));
+        }
+        let field = |name: &'static str| {
+            obj.get(name)
+                .ok_or_else(|| RequestError::Malformed(format!("missing field `{name}`")))
+        };
+        let principal = parse_entity_ref(field("principal")?, "principal")?;
+        let resource = parse_entity_ref(field("resource")?, "resource")?;
+        let action = match field("action")? {
+            Value::String(s) => parse_action_str(s)?,
+            other => ActionRef::Uid(parse_entity_ref(other, "action")?),
+        };
+        let context = match obj.get("context") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => {
+                check_depth(m)?;
+                m.clone()
+            }
+            Some(_) => {
+                return Err(RequestError::Context(
+                    "context must be a JSON object".into(),
+                ))
+            }
+        };
+        Ok(Self {
+            principal,
+            action,
+            resource,
+            context: RequestContext::Json(context),
+        })
+    }
+
+    /// Parses the JSON request form from text, refusing text over [`MAX_REQUEST_BYTES`].
+    pub fn from_json_str(text: &str) -> Result<Self, RequestError> {
+        if text.len() > MAX_REQUEST_BYTES {
+            return Err(RequestError::Limit(format!(
+                "request is {} bytes; at most {MAX_REQUEST_BYTES} are accepted",
+                text.len()
+            )));
+        }
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| RequestError::Malformed(e.to_string()))?;
+        Self::from_json(&value)
+    }
+}
+
+/// Parses `Type::"id"`, `{"type": T, "id": I}` or `{"__entity": {...}}`.
+pub(crate) fn parse_entity_ref(
+    value: &Value,
+    field: &'static str,
+) -> Result<EntityUid, RequestError> {
+    let bad = |message: String| RequestError::Entity { field, message };
+    match value {
+        Value::String(s) => EntityUid::from_str(s).map_err(|e| {
+            bad(format!(
+                "`{s}` is not an entity reference like Type::\"id\": {e}"
+            ))
+        }),
+        Value::Object(o) => {
+            let inner = match o.get("__entity") {
+                Some(Value::Object(i)) => i,
+                _ => o,
+            };
+            match (inner.get("type"), inner.get("id")) {
+                (Some(Value::String(t)), Some(Value::String(id))) if inner.len() == 2 => {
+                    entity_uid(t, id).map_err(|e| bad(e.to_string()))
+                }
+                _ => Err(bad(
+                    "an entity object needs exactly string fields `type` and `id`".into(),
+                )),
+            }
+        }
+        other => Err(bad(format!(
+            "expected an entity reference, got {}",
+            json_kind(other)
+        ))),
+    }
+}
+
+fn parse_action_str(s: &str) -> Result<ActionRef, RequestError> {
+    if s.contains("::") {
+        EntityUid::from_str(s)
+            .map(ActionRef::Uid)
+            .map_err(|e| RequestError::Entity {
+                field: "action",
+                message: format!("`{s}` is not an action reference like Action::\"name\": {e}"),
+            })
+    } else if s.is_empty() {
+        Err(RequestError::Entity {
+            field: "action",
+            message: "empty action name".into(),
+        })
+    } else {
+        Ok(ActionRef::Name(s.to_string()))
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Refuses context nested deeper than [`MAX_CONTEXT_DEPTH`], without recursion.
+pub(crate) fn check_depth(context: &Map<String, Value>) -> Result<(), RequestError> {
+    let mut stack: Vec<(&Value, usize)> = context.values().map(|v| (v, 1)).collect();
+    while let Some((v, depth)) = stack.pop() {
+        if depth > MAX_CONTEXT_DEPTH {
+            return Err(RequestError::Limit(format!(
+                "context is nested deeper than {MAX_CONTEXT_DEPTH} levels"
+            )));
+        }
+        match v {
+            Value::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            Value::Object(m) => stack.extend(m.values().map(|i| (i, depth + 1))),
+            _ => {}
+        }
+    }
+    Ok(())
+}
