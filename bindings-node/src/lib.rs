@@ -1,0 +1,1 @@
+//! Node binding of agentauthz (work in progress).

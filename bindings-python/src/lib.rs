@@ -1,0 +1,1 @@
+//! Python binding of agentauthz (work in progress).
