@@ -1,0 +1,494 @@
+//! Public-interface tests of the engine: loading, the allow/deny/ask contract,
+//! fail-closed error handling, the engine clock and hostile requests.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use agentauthz::cases::{load_cases, run_cases};
+use agentauthz::{
+    Engine, ErrorMode, FixedClock, LoadError, NamedText, Outcome, PolicySources, Request,
+};
+use serde_json::json;
+
+const SCHEMA: &str = r#"
+    entity Agent { tier: Long };
+    entity Repo { protected: Bool };
+    action read, push appliesTo { principal: Agent, resource: Repo, context: { now: datetime, approved?: String, n?: Long } };
+    action ping appliesTo { principal: Agent, resource: Repo, context: { note?: String } };
+"#;
+
+const ENTITIES: &str = r#"[
+    {"uid": {"type": "Agent", "id": "a"}, "attrs": {"tier": 2}, "parents": []},
+    {"uid": {"type": "Repo", "id": "r"}, "attrs": {"protected": false}, "parents": []},
+    {"uid": {"type": "Repo", "id": "p"}, "attrs": {"protected": true}, "parents": []}
+]"#;
+
+fn engine_with(policies: &str, mode: ErrorMode) -> Engine {
+    Engine::builder(PolicySources::from_strings(
+        SCHEMA,
+        policies,
+        Some(ENTITIES),
+    ))
+    .error_mode(mode)
+    .clock(Arc::new(FixedClock::at("2026-11-25T10:00:00Z").unwrap()))
+    .build()
+    .unwrap()
+}
+
+fn engine(policies: &str) -> Engine {
+    engine_with(policies, ErrorMode::FailClosed)
+}
+
+fn ask(
+    e: &Engine,
+    action: &str,
+    resource: &str,
+    context: serde_json::Value,
+) -> agentauthz::Decision {
+    e.authorize_json(&json!({"principal": "Agent::\"a\"", "action": action, "resource": resource, "context": context}))
+}
+
+const BASE: &str = r#"
+    @id("allow-all") @owner("platform") permit(principal, action, resource);
+    @id("protected") @owner("security") @ask("security") forbid(principal, action == Action::"push", resource)
+        when { resource.protected } unless { context has approved && context.approved == "security" };
+    @id("big") @owner("eng") @ask("eng") forbid(principal, action == Action::"push", resource)
+        when { context has n && context.n > 10 } unless { context has approved && context.approved == "eng" };
+    @id("hard") @owner("security") forbid(principal, action == Action::"push", resource) when { context has n && context.n > 100 };
+"#;
+
+#[test]
+fn ask_when_every_satisfied_forbid_carries_ask() {
+    let e = engine(BASE);
+    let d = ask(&e, "push", "Repo::\"p\"", json!({}));
+    assert_eq!(d.outcome, Outcome::Ask);
+    assert_eq!(d.reason_ids(), ["protected"]);
+    assert_eq!(d.ask_owner(), Some("security"));
+
+    let two = ask(&e, "push", "Repo::\"p\"", json!({"n": 11}));
+    assert_eq!(two.outcome, Outcome::Ask);
+    assert_eq!(two.ask_owners, ["eng", "security"]);
+
+    let approved = ask(&e, "push", "Repo::\"p\"", json!({"approved": "security"}));
+    assert_eq!(approved.outcome, Outcome::Allow);
+    assert_eq!(approved.reason_ids(), ["allow-all"]);
+}
+
+#[test]
+fn a_forbid_without_ask_turns_ask_into_deny() {
+    let d = ask(&engine(BASE), "push", "Repo::\"p\"", json!({"n": 101}));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.reason_ids(), ["big", "hard", "protected"]);
+    assert!(d.ask_owners.is_empty());
+}
+
+#[test]
+fn no_permit_means_deny_even_with_ask_forbids() {
+    let e = engine(
+        r#"@id("only-ask") @ask("security") forbid(principal, action, resource);
+           @id("read-only") permit(principal, action == Action::"read", resource);"#,
+    );
+    assert_eq!(
+        ask(&e, "push", "Repo::\"r\"", json!({})).outcome,
+        Outcome::Deny
+    );
+    assert_eq!(
+        ask(&e, "read", "Repo::\"r\"", json!({})).outcome,
+        Outcome::Ask
+    );
+    assert_eq!(
+        ask(&e, "ping", "Repo::\"r\"", json!({})).outcome,
+        Outcome::Deny
+    );
+}
+
+#[test]
+fn engine_clock_supplies_now_and_callers_cannot_override_it() {
+    let e = engine(
+        r#"@id("after-2030") permit(principal, action in [Action::"read", Action::"push"], resource) when { context.now > datetime("2030-01-01") };
+           @id("before-2030") permit(principal, action in [Action::"read", Action::"push"], resource) when { context.now < datetime("2030-01-01") };"#,
+    );
+    let d = ask(
+        &e,
+        "read",
+        "Repo::\"r\"",
+        json!({"now": "2031-01-01T00:00:00Z"}),
+    );
+    assert_eq!(
+        d.reason_ids(),
+        ["before-2030"],
+        "the engine's clock (2026) must win over the caller's `now`"
+    );
+    let later = e.authorize_at(
+        &Request::from_json(
+            &json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\""}),
+        )
+        .unwrap(),
+        agentauthz::parse_rfc3339("2031-01-01T00:00:00Z").unwrap(),
+    );
+    assert_eq!(later.reason_ids(), ["after-2030"]);
+}
+
+#[test]
+fn actions_without_now_in_their_context_are_evaluated_as_given() {
+    let e = engine(
+        r#"@id("note") permit(principal, action == Action::"ping", resource) when { context has note && context.note == "hi" };"#,
+    );
+    assert_eq!(
+        ask(&e, "ping", "Repo::\"r\"", json!({"note": "hi"})).outcome,
+        Outcome::Allow
+    );
+    let d = ask(
+        &e,
+        "ping",
+        "Repo::\"r\"",
+        json!({"note": "hi", "now": "2026-01-01T00:00:00Z"}),
+    );
+    assert_eq!(
+        d.outcome,
+        Outcome::Deny,
+        "`now` is not declared for ping: an undeclared attribute is a request error"
+    );
+    assert!(d.errors[0].message.contains("context"), "{:?}", d.errors);
+}
+
+#[test]
+fn an_erroring_forbid_denies_by_default_but_not_in_cedar_mode() {
+    // `context.n` is optional: reading it without `has` errors when absent.
+    let policies = r#"@id("allow") permit(principal, action, resource);
+        @id("needs-n") forbid(principal, action == Action::"read", resource) when { context.n > 5 };"#;
+    let src = PolicySources::from_strings(SCHEMA, policies, Some(ENTITIES));
+    // Strict validation rejects the unguarded access, so this set only loads with validation off.
+    assert!(matches!(
+        Engine::builder(src.clone()).build(),
+        Err(LoadError::Validation { .. })
+    ));
+    let build = |mode| {
+        Engine::builder(src.clone())
+            .error_mode(mode)
+            .accept_invalid_policies(true)
+            .build()
+            .unwrap()
+    };
+
+    let fail_closed = ask(
+        &build(ErrorMode::FailClosed),
+        "read",
+        "Repo::\"r\"",
+        json!({}),
+    );
+    assert_eq!(fail_closed.outcome, Outcome::Deny);
+    assert_eq!(fail_closed.errors.len(), 1);
+    assert_eq!(fail_closed.errors[0].policy.as_deref(), Some("needs-n"));
+
+    let cedar = ask(&build(ErrorMode::Cedar), "read", "Repo::\"r\"", json!({}));
+    assert_eq!(
+        cedar.outcome,
+        Outcome::Allow,
+        "plain Cedar skips the erroring forbid"
+    );
+    assert_eq!(cedar.errors.len(), 1);
+}
+
+#[test]
+fn strict_mode_denies_on_an_erroring_permit() {
+    let policies = r#"@id("allow") permit(principal, action, resource);
+        @id("needs-n") permit(principal, action == Action::"read", resource) when { context.n > 5 };"#;
+    let src = PolicySources::from_strings(SCHEMA, policies, Some(ENTITIES));
+    let build = |mode| {
+        Engine::builder(src.clone())
+            .error_mode(mode)
+            .accept_invalid_policies(true)
+            .build()
+            .unwrap()
+    };
+    assert_eq!(
+        ask(
+            &build(ErrorMode::FailClosed),
+            "read",
+            "Repo::\"r\"",
+            json!({})
+        )
+        .outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        ask(&build(ErrorMode::Strict), "read", "Repo::\"r\"", json!({})).outcome,
+        Outcome::Deny
+    );
+}
+
+#[test]
+fn bad_requests_are_denied_with_the_reason() {
+    let e = engine(BASE);
+    let cases = [
+        (
+            json!({"principal": "Agent::\"a\"", "action": "fly", "resource": "Repo::\"r\""}),
+            "fly",
+        ),
+        (
+            json!({"principal": "Robot::\"a\"", "action": "read", "resource": "Repo::\"r\""}),
+            "Robot",
+        ),
+        (
+            json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "context": {"n": "ten"}}),
+            "context",
+        ),
+        (
+            json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "context": {"bogus": 1}}),
+            "bogus",
+        ),
+        (
+            json!({"principal": "Agent::\"a\"", "action": "read"}),
+            "resource",
+        ),
+        (
+            json!({"principal": "a", "action": "read", "resource": "Repo::\"r\""}),
+            "principal",
+        ),
+        (
+            json!({"principal": 7, "action": "read", "resource": "Repo::\"r\""}),
+            "principal",
+        ),
+        (
+            json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "contxt": {}}),
+            "contxt",
+        ),
+        (json!(["not", "an", "object"]), "object"),
+        (
+            json!({"principal": "Agent::\"a\"", "action": "", "resource": "Repo::\"r\""}),
+            "action",
+        ),
+    ];
+    for (req, needle) in cases {
+        let d = e.authorize_json(&req);
+        assert_eq!(d.outcome, Outcome::Deny, "{req}");
+        assert!(d.reasons.is_empty());
+        let msg = &d
+            .errors
+            .first()
+            .unwrap_or_else(|| panic!("no error for {req}"))
+            .message;
+        assert!(
+            msg.contains(needle),
+            "error for {req} should mention {needle}: {msg}"
+        );
+        assert!(!d.policy_version.is_empty());
+    }
+    for text in [
+        "",
+        "{",
+        "null",
+        "\u{0}",
+        "{\"principal\": \"Agent::\\\"a\\\"\"}",
+    ] {
+        assert_eq!(
+            e.authorize_json_str(text).outcome,
+            Outcome::Deny,
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn deeply_nested_and_huge_requests_are_refused_not_crashed() {
+    let e = engine(BASE);
+    let mut deep = json!(1);
+    for _ in 0..10_000 {
+        deep = json!([deep]);
+    }
+    // serde_json's own recursion limit or ours: either way a deny with a reason.
+    let d = ask(&e, "read", "Repo::\"r\"", json!({"n": deep}));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(d.errors[0].message.contains("nested"), "{:?}", d.errors);
+
+    let nested_text = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(e.authorize_json_str(&nested_text).outcome, Outcome::Deny);
+
+    let huge = format!(
+        r#"{{"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "context": {{"approved": "{}"}}}}"#,
+        "x".repeat(10 << 20)
+    );
+    let d = e.authorize_json_str(&huge);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(d.errors[0].message.contains("limit"), "{:?}", d.errors);
+}
+
+#[test]
+fn load_errors_name_the_file_line_and_policy() {
+    let bad_syntax = PolicySources {
+        schema: NamedText::new("s.cedarschema", SCHEMA),
+        policies: vec![
+            NamedText::new("ok.cedar", BASE),
+            NamedText::new(
+                "bad.cedar",
+                "\n\npermit(principal, action, resource) when { ;",
+            ),
+        ],
+        entities: None,
+    };
+    let err = Engine::builder(bad_syntax).build().unwrap_err().to_string();
+    assert!(err.contains("bad.cedar:3"), "{err}");
+
+    let invalid = PolicySources {
+        schema: NamedText::new("s.cedarschema", SCHEMA),
+        policies: vec![NamedText::new("p.cedar", "@id(\"ok\") permit(principal, action, resource);\n\n@id(\"typo\")\npermit(principal, action, resource) when { resource.protectd };")],
+        entities: None,
+    };
+    match Engine::builder(invalid).build() {
+        Err(LoadError::Validation { issues }) => {
+            assert_eq!(issues.len(), 1);
+            assert_eq!(issues[0].policy_id, "typo");
+            assert_eq!(issues[0].file, "p.cedar");
+            assert_eq!(issues[0].line, Some(4));
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+
+    let dup = PolicySources::from_strings(SCHEMA, "@id(\"x\") permit(principal, action, resource); @id(\"x\") forbid(principal, action, resource);", None);
+    assert!(matches!(
+        Engine::builder(dup).build(),
+        Err(LoadError::DuplicatePolicyId { .. })
+    ));
+
+    let ask_on_permit = PolicySources::from_strings(
+        SCHEMA,
+        "@ask(\"sec\") permit(principal, action, resource);",
+        None,
+    );
+    assert!(Engine::builder(ask_on_permit)
+        .build()
+        .unwrap_err()
+        .to_string()
+        .contains("@ask"));
+
+    let bad_schema =
+        PolicySources::from_strings("entity A {", "permit(principal, action, resource);", None);
+    assert!(matches!(
+        Engine::builder(bad_schema).build(),
+        Err(LoadError::Schema { .. })
+    ));
+
+    let bad_entities = PolicySources::from_strings(
+        SCHEMA,
+        "permit(principal, action, resource);",
+        Some(
+            r#"[{"uid": {"type": "Agent", "id": "a"}, "attrs": {"tier": "high"}, "parents": []}]"#,
+        ),
+    );
+    assert!(matches!(
+        Engine::builder(bad_entities).build(),
+        Err(LoadError::Entities { .. })
+    ));
+}
+
+#[test]
+fn policy_ids_fall_back_to_cedar_ids_in_order_across_files() {
+    let src = PolicySources {
+        schema: NamedText::new("s", SCHEMA),
+        policies: vec![
+            NamedText::new("a.cedar", "permit(principal, action == Action::\"read\", resource);\n@id(\"named\") permit(principal, action == Action::\"push\", resource);"),
+            NamedText::new("b.cedar", "permit(principal, action == Action::\"ping\", resource);"),
+        ],
+        entities: Some(NamedText::new("e", ENTITIES)),
+    };
+    let e = Engine::builder(src).build().unwrap();
+    let ids: Vec<String> = e.policies().iter().map(|p| p.id.clone()).collect();
+    assert_eq!(ids, ["named", "policy0", "policy2"]);
+    assert_eq!(
+        ask(&e, "ping", "Repo::\"r\"", json!({})).reason_ids(),
+        ["policy2"]
+    );
+}
+
+#[test]
+fn version_changes_with_any_input() {
+    let a = engine(BASE);
+    let b = engine(&format!("{BASE}\n// a comment"));
+    assert_ne!(a.policy_version(), b.policy_version());
+    assert_eq!(a.policy_version(), engine(BASE).policy_version());
+    assert!(a.policy_version().starts_with("sha256:"));
+}
+
+#[test]
+fn engine_is_shared_across_threads_without_locks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    let e = Arc::new(engine(BASE));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let e = Arc::clone(&e);
+            std::thread::spawn(move || {
+                (0..500)
+                    .map(|j| {
+                        let n = (i * 500 + j) % 150;
+                        ask(&e, "push", "Repo::\"r\"", json!({"n": n})).outcome
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        for (j, outcome) in h.join().unwrap().into_iter().enumerate() {
+            let n = (i * 500 + j) % 150;
+            let want = if n > 100 {
+                Outcome::Deny
+            } else if n > 10 {
+                Outcome::Ask
+            } else {
+                Outcome::Allow
+            };
+            assert_eq!(outcome, want, "n = {n}");
+        }
+    }
+}
+
+#[test]
+fn decision_json_has_the_documented_shape() {
+    let d = ask(&engine(BASE), "push", "Repo::\"p\"", json!({}));
+    let v = d.to_json();
+    assert_eq!(v["outcome"], "ask");
+    assert_eq!(v["reasons"], json!(["protected"]));
+    assert_eq!(v["ask_owner"], "security");
+    assert_eq!(v["policies"][0]["owner"], "security");
+    assert_eq!(v["policies"][0]["annotations"]["ask"], "security");
+    assert!(v["errors"].as_array().unwrap().is_empty());
+    assert!(v["policy_version"].as_str().unwrap().starts_with("sha256:"));
+    assert!(v["eval_us"].as_f64().unwrap() >= 0.0);
+}
+
+#[test]
+fn coding_agent_example_cases_all_pass() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
+    let engine = Engine::from_dir(&dir).unwrap();
+    let cases = load_cases(dir.join("cases.toml")).unwrap();
+    assert!(cases.len() >= 60, "only {} cases", cases.len());
+    let results = run_cases(&engine, &cases);
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {f}", r.case.name)))
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    for outcome in [Outcome::Allow, Outcome::Deny, Outcome::Ask] {
+        assert!(
+            results.iter().any(|r| r.decision.outcome == outcome),
+            "no {outcome} case"
+        );
+    }
+}
+
+#[test]
+fn every_example_policy_has_id_owner_and_control() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
+    let engine = Engine::from_dir(&dir).unwrap();
+    assert!(engine.policy_count() >= 15);
+    for p in engine.policies() {
+        assert!(p.annotations.contains_key("id"), "{} has no @id", p.id);
+        assert!(p.owner().is_some(), "{} has no @owner", p.id);
+        assert!(
+            p.annotations.contains_key("control"),
+            "{} has no @control",
+            p.id
+        );
+    }
+}
