@@ -1,0 +1,107 @@
+//! The `agentauthz` binary driven as a user would: arguments in, text and exit codes out.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_agentauthz"));
+    c.current_dir(repo());
+    c
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+const DIR: &str = "policies-examples/coding-agent";
+
+#[test]
+fn validate_accepts_the_examples_and_rejects_a_typo_with_its_location() {
+    let ok = bin().args(["validate", "--dir", DIR]).output().unwrap();
+    assert!(ok.status.success(), "{:?}", text(&ok));
+
+    let tmp = tempdir("validate");
+    let policies = tmp.join("bad.cedar");
+    std::fs::write(&policies, "@id(\"fine\")\npermit(principal, action, resource);\n@id(\"typo\")\npermit(principal, action, resource) when { principal.trust_teir > 1 };\n").unwrap();
+    let out = bin()
+        .args(["validate", "--schema", &format!("{DIR}/coding-agent.cedarschema"), "--policies"])
+        .arg(&policies)
+        .output()
+        .unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("bad.cedar:4"), "{err}");
+    assert!(err.contains("typo"), "{err}");
+}
+
+#[test]
+fn authorize_prints_one_json_line_per_request_and_survives_bad_lines() {
+    let tmp = tempdir("authorize");
+    let reqs = tmp.join("reqs.jsonl");
+    let ctx = r#"{"credential": {"id": "c", "issued_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z", "scopes": ["repo:read"]}, "session": {"id": "s", "actions": 1, "repos_touched": 1}}"#;
+    std::fs::write(
+        &reqs,
+        format!(
+            "{{\"principal\": \"Agent::\\\"ci-bot\\\"\", \"action\": \"read_repo\", \"resource\": \"Repository::\\\"acme/api\\\"\", \"context\": {ctx}}}\nthis is not json\n\n{{\"principal\": \"Agent::\\\"ci-bot\\\"\", \"action\": \"teleport\", \"resource\": \"Repository::\\\"acme/api\\\"\"}}\n"
+        ),
+    )
+    .unwrap();
+    let out = bin().args(["authorize", "--dir", DIR, "--requests"]).arg(&reqs).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    // The credential's lifetime exceeds the example's 1 h maximum: denied by policy.
+    assert_eq!(lines[0]["outcome"], "deny");
+    assert_eq!(lines[0]["reasons"], serde_json::json!(["credential-lifetime-max-1h"]));
+    assert_eq!(lines[1]["outcome"], "deny");
+    assert!(lines[1]["errors"][0]["message"].as_str().unwrap().contains("malformed"));
+    assert_eq!(lines[2]["outcome"], "deny");
+    assert!(lines[2]["errors"][0]["message"].as_str().unwrap().contains("teleport"));
+}
+
+#[test]
+fn test_command_reports_counts_and_fails_on_a_wrong_expectation() {
+    let out = bin().args(["test", DIR]).output().unwrap();
+    let (stdout, _) = text(&out);
+    assert!(out.status.success(), "{stdout}");
+    let last = stdout.lines().last().unwrap();
+    assert!(last.ends_with("passed, 0 failed"), "{last}");
+
+    let tmp = tempdir("cases");
+    let cases = tmp.join("cases.toml");
+    std::fs::write(&cases, "[[case]]\nname = \"suspended agent\"\nprincipal = 'Agent::\"rogue-bot\"'\naction = \"read_repo\"\nresource = 'Repository::\"acme/api\"'\noutcome = \"allow\"\n").unwrap();
+    let out = bin().args(["test", DIR, "--cases"]).arg(&cases).output().unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.contains("FAIL suspended agent"), "{stdout}");
+    assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn demo_prints_a_table_and_a_summary() {
+    let out = bin().arg("demo").output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("deciding policy"));
+    assert!(stdout.contains("DENY") && stdout.contains("ASK") && stdout.contains("allow"));
+    assert!(stdout.contains("Summary:"), "{stdout}");
+}
+
+#[test]
+fn missing_inputs_give_a_clear_error_and_exit_2() {
+    let out = bin().args(["authorize", "--dir", "no/such/dir", "--request", "x.json"]).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("no/such/dir"), "{stderr}");
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("agentauthz-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
