@@ -23,27 +23,14 @@ struct Step {
 }
 
 fn read_trace(path: &Path) -> Result<Vec<Step>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut steps = Vec::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let mut v: Value = serde_json::from_str(line)
-            .map_err(|e| format!("{}:{}: not JSON: {e}", path.display(), n + 1))?;
-        let obj = v
-            .as_object_mut()
-            .ok_or_else(|| format!("{}:{}: not a JSON object", path.display(), n + 1))?;
-        let ts = obj
-            .remove("ts")
-            .and_then(|t| t.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let tool = obj
-            .remove("tool")
-            .and_then(|t| t.as_str().map(str::to_string))
-            .unwrap_or_default();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let mut v: Value =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: not JSON: {e}", path.display(), n + 1))?;
+        let obj = v.as_object_mut().ok_or_else(|| format!("{}:{}: not a JSON object", path.display(), n + 1))?;
+        let ts = obj.remove("ts").and_then(|t| t.as_str().map(str::to_string)).unwrap_or_default();
+        let tool = obj.remove("tool").and_then(|t| t.as_str().map(str::to_string)).unwrap_or_default();
         let request = Request::from_json(&v).map_err(|e| e.to_string());
         steps.push(Step { ts, tool, request });
     }
@@ -70,9 +57,7 @@ fn clip(s: &str, n: usize) -> String {
 
 pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
     let engine = Engine::from_dir(dir).map_err(|e| e.to_string())?;
-    let trace_path = trace
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("trace.jsonl"));
+    let trace_path = trace.map(Path::to_path_buf).unwrap_or_else(|| dir.join("trace.jsonl"));
     let steps = read_trace(&trace_path)?;
     let mut out = String::new();
     w!(
@@ -99,25 +84,19 @@ pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
     let mut by_policy: BTreeMap<String, usize> = BTreeMap::new();
     let mut total_ns: u128 = 0;
     for step in &steps {
-        let (agent, action, resource, decision): (String, String, String, Decision) =
-            match &step.request {
-                Ok(req) => {
-                    let d = match parse_rfc3339(&step.ts) {
-                        Some(now) => engine.authorize_at(req, now),
-                        None => engine.authorize(req),
-                    };
-                    (
-                        short(&req.principal().to_string()),
-                        short(&req.action_text()),
-                        short(&req.resource().to_string()),
-                        d,
-                    )
-                }
-                Err(e) => {
-                    let d = engine.authorize_json(&Value::String(e.clone()));
-                    ("?".into(), "?".into(), "?".into(), d)
-                }
-            };
+        let (agent, action, resource, decision): (String, String, String, Decision) = match &step.request {
+            Ok(req) => {
+                let d = match parse_rfc3339(&step.ts) {
+                    Some(now) => engine.authorize_at(req, now),
+                    None => engine.authorize(req),
+                };
+                (short(&req.principal().to_string()), short(&req.action_text()), short(&req.resource().to_string()), d)
+            }
+            Err(e) => {
+                let d = engine.authorize_json(&Value::String(e.clone()));
+                ("?".into(), "?".into(), "?".into(), d)
+            }
+        };
         total_ns += decision.eval_time.as_nanos();
         *counts.entry(decision.outcome.as_str()).or_default() += 1;
         let policy = match decision.reasons.first() {
@@ -133,12 +112,7 @@ pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
         }
         let owner = match decision.outcome {
             Outcome::Ask => format!("ask {}", decision.ask_owners.join(", ")),
-            _ => decision
-                .reasons
-                .first()
-                .and_then(|r| r.owner())
-                .unwrap_or("-")
-                .to_string(),
+            _ => decision.reasons.first().and_then(|r| r.owner()).unwrap_or("-").to_string(),
         };
         let time = step.ts.get(11..19).unwrap_or(&step.ts);
         let mark = match decision.outcome {
@@ -165,10 +139,7 @@ pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
                 out,
                 "{:<9}   error: {}{}",
                 "",
-                e.policy
-                    .as_deref()
-                    .map(|p| format!("{p}: "))
-                    .unwrap_or_default(),
+                e.policy.as_deref().map(|p| format!("{p}: ")).unwrap_or_default(),
                 e.message
             );
         }
@@ -180,11 +151,7 @@ pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
         counts.get("allow").unwrap_or(&0),
         counts.get("deny").unwrap_or(&0),
         counts.get("ask").unwrap_or(&0),
-        if steps.is_empty() {
-            0.0
-        } else {
-            total_ns as f64 / steps.len() as f64 / 1000.0
-        }
+        if steps.is_empty() { 0.0 } else { total_ns as f64 / steps.len() as f64 / 1000.0 }
     );
     w!(out, "Determining policies:");
     for (id, n) in &by_policy {

@@ -86,8 +86,7 @@ impl PolicyArgs {
         match (&self.dir, &self.schema) {
             (Some(dir), _) => PolicySources::from_dir(dir).map_err(|e| e.to_string()),
             (None, Some(schema)) if !self.policies.is_empty() => {
-                PolicySources::from_files(schema, &self.policies, self.entities.as_deref())
-                    .map_err(|e| e.to_string())
+                PolicySources::from_files(schema, &self.policies, self.entities.as_deref()).map_err(|e| e.to_string())
             }
             _ => Err("give --dir DIR, or --schema FILE with --policies FILE".into()),
         }
@@ -95,10 +94,7 @@ impl PolicyArgs {
 
     fn engine(&self) -> Result<Engine, String> {
         let mode: ErrorMode = self.error_mode.parse()?;
-        Engine::builder(self.sources()?)
-            .error_mode(mode)
-            .build()
-            .map_err(|e| e.to_string())
+        Engine::builder(self.sources()?).error_mode(mode).build().map_err(|e| e.to_string())
     }
 }
 
@@ -106,16 +102,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(p) => validate(&p),
-        Command::Authorize {
-            policy,
-            request,
-            requests,
-        } => authorize(&policy, request, requests),
-        Command::Test {
-            dir,
-            cases,
-            verbose,
-        } => test(&dir, cases, verbose),
+        Command::Authorize { policy, request, requests } => authorize(&policy, request, requests),
+        Command::Test { dir, cases, verbose } => test(&dir, cases, verbose),
         Command::Demo { dir, trace } => demo::run(&dir, trace.as_deref()),
     };
     match result {
@@ -138,10 +126,7 @@ fn validate(p: &PolicyArgs) -> Result<ExitCode, String> {
     };
     if issues.is_empty() {
         let n: usize = sources.policies.len();
-        println!(
-            "ok: policies in {n} file(s) validate against {} (strict)",
-            sources.schema.name
-        );
+        println!("ok: policies in {n} file(s) validate against {} (strict)", sources.schema.name);
         Ok(ExitCode::SUCCESS)
     } else {
         for i in &issues {
@@ -152,11 +137,7 @@ fn validate(p: &PolicyArgs) -> Result<ExitCode, String> {
     }
 }
 
-fn authorize(
-    p: &PolicyArgs,
-    request: Option<PathBuf>,
-    requests: Option<PathBuf>,
-) -> Result<ExitCode, String> {
+fn authorize(p: &PolicyArgs, request: Option<PathBuf>, requests: Option<PathBuf>) -> Result<ExitCode, String> {
     let engine = p.engine()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -166,16 +147,14 @@ fn authorize(
     };
     match (request, requests) {
         (Some(file), _) => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             emit(&text)?;
         }
         (None, Some(file)) => {
             let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin().lock())
             } else {
-                let f = std::fs::File::open(&file)
-                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                let f = std::fs::File::open(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
                 Box::new(std::io::BufReader::new(f))
             };
             for line in reader.split(b'\n') {
@@ -204,19 +183,10 @@ fn test(dir: &std::path::Path, cases: Option<PathBuf>, verbose: bool) -> Result<
                 failed += 1;
                 println!("FAIL {}: {why}", r.case.name);
             }
-            None if verbose => println!(
-                "ok   {} -> {} {:?}",
-                r.case.name,
-                r.decision.outcome,
-                r.decision.reason_ids()
-            ),
+            None if verbose => println!("ok   {} -> {} {:?}", r.case.name, r.decision.outcome, r.decision.reason_ids()),
             None => {}
         }
     }
     println!("{} passed, {} failed", results.len() - failed, failed);
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

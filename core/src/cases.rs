@@ -79,51 +79,28 @@ pub struct CaseResult {
 /// Reads a cases file (see the module documentation for the format).
 pub fn load_cases(path: impl AsRef<Path>) -> Result<Vec<Case>, CasesError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| CasesError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| CasesError::Io { path: path.display().to_string(), source })?;
     parse_cases(&text, &path.display().to_string())
 }
 
 /// Parses cases from TOML text; `name` is used in error messages.
 pub fn parse_cases(text: &str, name: &str) -> Result<Vec<Case>, CasesError> {
-    let invalid = |message: String| CasesError::Invalid {
-        path: name.to_string(),
-        message,
-    };
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
-    let defaults = doc
-        .get("defaults")
-        .map(toml_to_json)
-        .unwrap_or(Value::Object(Map::new()));
-    let default_now = defaults
-        .get("now")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let default_ctx = defaults
-        .get("context")
-        .cloned()
-        .unwrap_or(Value::Object(Map::new()));
+    let invalid = |message: String| CasesError::Invalid { path: name.to_string(), message };
+    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+    let defaults = doc.get("defaults").map(toml_to_json).unwrap_or(Value::Object(Map::new()));
+    let default_now = defaults.get("now").and_then(Value::as_str).map(str::to_string);
+    let default_ctx = defaults.get("context").cloned().unwrap_or(Value::Object(Map::new()));
     let Some(toml::Value::Array(cases)) = doc.get("case") else {
         return Err(invalid("no [[case]] entries".into()));
     };
     let mut out = Vec::with_capacity(cases.len());
     for (i, raw) in cases.iter().enumerate() {
         let v = toml_to_json(raw);
-        let label = v
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("case #{}", i + 1));
+        let label =
+            v.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("case #{}", i + 1));
         let err = |m: &str| invalid(format!("{label}: {m}"));
-        let field = |k: &str| {
-            v.get(k)
-                .cloned()
-                .ok_or_else(|| err(&format!("missing `{k}`")))
-        };
+        let field = |k: &str| v.get(k).cloned().ok_or_else(|| err(&format!("missing `{k}`")));
         let mut context = default_ctx.clone();
         if let Some(c) = v.get("context") {
             deep_merge(&mut context, c);
@@ -145,32 +122,18 @@ pub fn parse_cases(text: &str, name: &str) -> Result<Vec<Case>, CasesError> {
             Some(Value::Array(items)) => Some(
                 items
                     .iter()
-                    .map(|r| {
-                        r.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| err("reasons must be strings"))
-                    })
+                    .map(|r| r.as_str().map(str::to_string).ok_or_else(|| err("reasons must be strings")))
                     .collect::<Result<_, _>>()?,
             ),
             Some(_) => return Err(err("`reasons` must be an array of policy ids")),
         };
-        let now = v
-            .get("now")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| default_now.clone());
+        let now = v.get("now").and_then(Value::as_str).map(str::to_string).or_else(|| default_now.clone());
         if let Some(n) = &now {
             if parse_rfc3339(n).is_none() {
                 return Err(err(&format!("`now` = {n:?} is not an RFC 3339 instant")));
             }
         }
-        out.push(Case {
-            name: label,
-            request,
-            now,
-            outcome,
-            reasons,
-        });
+        out.push(Case { name: label, request, now, outcome, reasons });
     }
     Ok(out)
 }
@@ -188,11 +151,7 @@ pub fn run_cases(engine: &Engine, cases: &[Case]) -> Vec<CaseResult> {
                 Err(_) => engine.authorize_json(&case.request),
             };
             let failure = check(case, &decision);
-            CaseResult {
-                case: case.clone(),
-                decision,
-                failure,
-            }
+            CaseResult { case: case.clone(), decision, failure }
         })
         .collect()
 }
@@ -215,11 +174,7 @@ fn check(case: &Case, d: &Decision) -> Option<String> {
     if problems.is_empty() {
         None
     } else {
-        let errors = if d.errors.is_empty() {
-            String::new()
-        } else {
-            format!(" (errors: {:?})", d.errors)
-        };
+        let errors = if d.errors.is_empty() { String::new() } else { format!(" (errors: {:?})", d.errors) };
         Some(format!("{}{}", problems.join("; "), errors))
     }
 }
@@ -228,17 +183,11 @@ fn toml_to_json(v: &toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => Value::Object(
-            t.iter()
-                .map(|(k, v)| (k.clone(), toml_to_json(v)))
-                .collect(),
-        ),
+        toml::Value::Table(t) => Value::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
     }
 }
 
@@ -247,9 +196,7 @@ fn deep_merge(base: &mut Value, overlay: &Value) {
         (Value::Object(b), Value::Object(o)) => {
             for (k, v) in o {
                 match b.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => {
-                        deep_merge(existing, v)
-                    }
+                    Some(existing) if existing.is_object() && v.is_object() => deep_merge(existing, v),
                     _ => {
                         b.insert(k.clone(), v.clone());
                     }

@@ -48,12 +48,7 @@ pub fn format_rfc3339_millis(t: SystemTime) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 /// Parses an RFC 3339 instant (`2026-11-25T10:00:00Z`, optional fraction,
@@ -72,12 +67,7 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
         }
     };
     let sep = |i: usize, c: u8| b.get(i) == Some(&c);
-    if !(sep(4, b'-')
-        && sep(7, b'-')
-        && (sep(10, b'T') || sep(10, b't'))
-        && sep(13, b':')
-        && sep(16, b':'))
-    {
+    if !(sep(4, b'-') && sep(7, b'-') && (sep(10, b'T') || sep(10, b't')) && sep(13, b':') && sep(16, b':')) {
         return None;
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -146,11 +136,7 @@ mod tests {
 
     #[test]
     fn round_trips_rfc3339() {
-        for s in [
-            "2026-11-25T10:00:00.000Z",
-            "1970-01-01T00:00:00.000Z",
-            "2000-02-29T23:59:59.999Z",
-        ] {
+        for s in ["2026-11-25T10:00:00.000Z", "1970-01-01T00:00:00.000Z", "2000-02-29T23:59:59.999Z"] {
             let t = parse_rfc3339(s).unwrap();
             assert_eq!(format_rfc3339_millis(t), s);
         }

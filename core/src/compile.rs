@@ -9,8 +9,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, Schema,
-    ValidationMode, Validator,
+    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode,
+    ValidationWarning, Validator,
 };
 use sha2::{Digest, Sha256};
 
@@ -86,10 +86,7 @@ pub(crate) enum OnInvalid {
     Accept,
 }
 
-pub(crate) fn compile(
-    sources: &PolicySources,
-    on_invalid: OnInvalid,
-) -> Result<Compiled, LoadError> {
+pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Compiled, LoadError> {
     let schema = parse_schema(sources)?;
     let (policies, meta) = parse_policies(sources)?;
     if on_invalid == OnInvalid::Refuse {
@@ -99,12 +96,8 @@ pub(crate) fn compile(
         }
     }
     let entities = parse_entities(sources, &schema)?;
-    let (by_action, all) = index_by_action(&schema, &entities, &policies).map_err(|message| {
-        LoadError::Unsupported {
-            file: "<policies>".into(),
-            message,
-        }
-    })?;
+    let (by_action, all) = index_by_action(&schema, &entities, &policies)
+        .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     let action_shorthand = action_shorthand(&schema);
     Ok(Compiled {
         now_actions: actions_declaring_now(&sources.schema.text),
@@ -128,27 +121,20 @@ pub(crate) fn validate_sources(sources: &PolicySources) -> Result<Vec<PolicyIssu
 
 fn parse_schema(sources: &PolicySources) -> Result<Schema, LoadError> {
     let text = &sources.schema.text;
-    Schema::from_cedarschema_str(text)
-        .map(|(s, _warnings)| s)
-        .map_err(|e| LoadError::Schema {
-            file: sources.schema.name.clone(),
-            line: line_of(&e, text),
-            message: diagnostic_message(&e),
-        })
+    Schema::from_cedarschema_str(text).map(|(s, _warnings)| s).map_err(|e| LoadError::Schema {
+        file: sources.schema.name.clone(),
+        line: line_of(&e, text),
+        message: diagnostic_message(&e),
+    })
 }
 
 fn parse_entities(sources: &PolicySources, schema: &Schema) -> Result<Entities, LoadError> {
     match &sources.entities {
-        Some(e) => {
-            Entities::from_json_str(&e.text, Some(schema)).map_err(|err| LoadError::Entities {
-                file: e.name.clone(),
-                message: diagnostic_message(&err),
-            })
-        }
-        None => schema.action_entities().map_err(|err| LoadError::Entities {
-            file: "<schema actions>".into(),
-            message: err.to_string(),
-        }),
+        Some(e) => Entities::from_json_str(&e.text, Some(schema))
+            .map_err(|err| LoadError::Entities { file: e.name.clone(), message: diagnostic_message(&err) }),
+        None => schema
+            .action_entities()
+            .map_err(|err| LoadError::Entities { file: "<schema actions>".into(), message: err.to_string() }),
     }
 }
 
@@ -169,8 +155,7 @@ fn parse_policies(sources: &PolicySources) -> Result<Parsed, LoadError> {
         if parsed.num_of_templates() > 0 {
             return Err(LoadError::Unsupported {
                 file: file.name.clone(),
-                message: "policy templates (?principal / ?resource slots) are not supported yet"
-                    .into(),
+                message: "policy templates (?principal / ?resource slots) are not supported yet".into(),
             });
         }
         let mut in_order: Vec<&Policy> = parsed.policies().collect();
@@ -183,20 +168,12 @@ fn parse_policies(sources: &PolicySources) -> Result<Parsed, LoadError> {
             index += 1;
             let pid = PolicyId::new(&id);
             if let Some(first) = meta.get(&pid) {
-                return Err(LoadError::DuplicatePolicyId {
-                    id,
-                    first: first.file.clone(),
-                    second: file.name.clone(),
-                });
+                return Err(LoadError::DuplicatePolicyId { id, first: first.file.clone(), second: file.name.clone() });
             }
-            let annotations: BTreeMap<String, String> = policy
-                .annotations()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+            let annotations: BTreeMap<String, String> =
+                policy.annotations().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             let ask = match (policy.effect(), policy.annotation("ask")) {
-                (Effect::Forbid, Some(owner)) if !owner.trim().is_empty() => {
-                    Some(owner.to_string())
-                }
+                (Effect::Forbid, Some(owner)) if !owner.trim().is_empty() => Some(owner.to_string()),
                 (_, None) => None,
                 (Effect::Permit, Some(_)) => {
                     return Err(LoadError::Unsupported {
@@ -207,26 +184,15 @@ fn parse_policies(sources: &PolicySources) -> Result<Parsed, LoadError> {
                 (Effect::Forbid, Some(_)) => {
                     return Err(LoadError::Unsupported {
                         file: file.name.clone(),
-                        message: format!(
-                            "policy `{id}`: @ask needs the owner to ask, e.g. @ask(\"security\")"
-                        ),
+                        message: format!("policy `{id}`: @ask needs the owner to ask, e.g. @ask(\"security\")"),
                     })
                 }
             };
             let renamed = policy.new_id(pid.clone());
-            set.add(renamed).map_err(|e| LoadError::Unsupported {
-                file: file.name.clone(),
-                message: e.to_string(),
-            })?;
+            set.add(renamed).map_err(|e| LoadError::Unsupported { file: file.name.clone(), message: e.to_string() })?;
             meta.insert(
                 pid,
-                Arc::new(PolicyInfo {
-                    id,
-                    file: file.name.clone(),
-                    effect: policy.effect(),
-                    annotations,
-                    ask,
-                }),
+                Arc::new(PolicyInfo { id, file: file.name.clone(), effect: policy.effect(), annotations, ask }),
             );
         }
     }
@@ -235,10 +201,7 @@ fn parse_policies(sources: &PolicySources) -> Result<Parsed, LoadError> {
 
 /// Cedar names the n-th policy of a file `policyN`; sorting on N restores text order.
 fn cedar_position(id: &PolicyId) -> usize {
-    id.to_string()
-        .strip_prefix("policy")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(usize::MAX)
+    id.to_string().strip_prefix("policy").and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
 }
 
 fn validate(
@@ -248,37 +211,35 @@ fn validate(
     sources: &PolicySources,
 ) -> Vec<PolicyIssue> {
     let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
-    let text_of = |file: &str| {
-        sources
-            .policies
-            .iter()
-            .find(|p| p.name == file)
-            .map(|p| p.text.as_str())
+    let text_of = |file: &str| sources.policies.iter().find(|p| p.name == file).map(|p| p.text.as_str());
+    let issue = |id: &PolicyId, diag: &dyn miette::Diagnostic| {
+        let m = meta.get(id);
+        let file = m.map(|m| m.file.clone()).unwrap_or_default();
+        PolicyIssue {
+            line: text_of(&file).and_then(|t| line_of(diag, t)),
+            policy_id: m.map(|m| m.id.clone()).unwrap_or_else(|| id.to_string()),
+            file,
+            message: diagnostic_message(diag),
+        }
     };
-    let mut issues: Vec<PolicyIssue> = result
-        .validation_errors()
-        .map(|e| {
-            let m = meta.get(e.policy_id());
-            let file = m.map(|m| m.file.clone()).unwrap_or_default();
-            PolicyIssue {
-                line: text_of(&file).and_then(|t| line_of(e, t)),
-                policy_id: m
-                    .map(|m| m.id.clone())
-                    .unwrap_or_else(|| e.policy_id().to_string()),
-                file,
-                message: diagnostic_message(e),
-            }
-        })
-        .collect();
+    let mut issues: Vec<PolicyIssue> = result.validation_errors().map(|e| issue(e.policy_id(), e)).collect();
+    // A policy whose scope matches no action's `appliesTo` can never apply: for a
+    // forbid that is a silent hole. Cedar up to 4.10 rejected it in strict mode;
+    // newer versions only warn. We keep rejecting it.
+    issues.extend(
+        result
+            .validation_warnings()
+            .filter(|w| matches!(w, ValidationWarning::InvalidActionApplication(_)))
+            .map(|w| issue(w.policy_id(), w)),
+    );
     issues.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     issues
 }
 
-fn index_by_action(
-    schema: &Schema,
-    entities: &Entities,
-    policies: &PolicySet,
-) -> Result<(HashMap<EntityUid, Arc<Bucket>>, Arc<Bucket>), String> {
+/// Per-action buckets, and the bucket of every policy.
+type ActionIndex = (HashMap<EntityUid, Arc<Bucket>>, Arc<Bucket>);
+
+fn index_by_action(schema: &Schema, entities: &Entities, policies: &PolicySet) -> Result<ActionIndex, String> {
     let mut all = Bucket::default();
     for p in policies.policies() {
         all.add(p)?;
@@ -290,9 +251,9 @@ fn index_by_action(
             let applies = match p.action_constraint() {
                 ActionConstraint::Any => true,
                 ActionConstraint::Eq(a) => &a == action,
-                ActionConstraint::In(groups) => groups
-                    .iter()
-                    .any(|g| g == action || entities.is_ancestor_of(g, action)),
+                ActionConstraint::In(groups) => {
+                    groups.iter().any(|g| g == action || entities.is_ancestor_of(g, action))
+                }
             };
             if applies {
                 bucket.add(p)?;
@@ -307,13 +268,9 @@ fn action_shorthand(schema: &Schema) -> HashMap<String, EntityUid> {
     let mut seen: HashMap<String, Option<EntityUid>> = HashMap::new();
     for a in schema.actions() {
         let id = a.id().unescaped().to_string();
-        seen.entry(id)
-            .and_modify(|v| *v = None)
-            .or_insert_with(|| Some(a.clone()));
+        seen.entry(id).and_modify(|v| *v = None).or_insert_with(|| Some(a.clone()));
     }
-    seen.into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect()
+    seen.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
 }
 
 /// `sha256:` plus the first 16 hex digits of a hash over every input, in order.

@@ -44,9 +44,7 @@ impl std::str::FromStr for Outcome {
             "allow" => Ok(Outcome::Allow),
             "deny" => Ok(Outcome::Deny),
             "ask" => Ok(Outcome::Ask),
-            other => Err(format!(
-                "unknown outcome `{other}` (expected allow, deny or ask)"
-            )),
+            other => Err(format!("unknown outcome `{other}` (expected allow, deny or ask)")),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use cedar_policy::{
-    AuthorizationError, Authorizer, Context, Decision as CedarDecision, EntityUid, PolicyId,
-    PolicySet, RestrictedExpression,
+    AuthorizationError, Authorizer, Context, Decision as CedarDecision, EntityUid, PolicyId, PolicySet,
+    RestrictedExpression,
 };
 use serde_json::Value;
 
@@ -38,9 +38,7 @@ impl std::str::FromStr for ErrorMode {
             "fail-closed" => Ok(Self::FailClosed),
             "strict" => Ok(Self::Strict),
             "cedar" => Ok(Self::Cedar),
-            other => Err(format!(
-                "unknown error mode `{other}` (expected fail-closed, strict or cedar)"
-            )),
+            other => Err(format!("unknown error mode `{other}` (expected fail-closed, strict or cedar)")),
         }
     }
 }
@@ -83,23 +81,14 @@ impl EngineBuilder {
     /// Off by default: an engine normally refuses to start on invalid policies.
     /// Meant for conformance testing and tooling, not for enforcement.
     pub fn accept_invalid_policies(mut self, accept: bool) -> Self {
-        self.on_invalid = if accept {
-            OnInvalid::Accept
-        } else {
-            OnInvalid::Refuse
-        };
+        self.on_invalid = if accept { OnInvalid::Accept } else { OnInvalid::Refuse };
         self
     }
 
     /// Parses, validates and indexes the sources.
     pub fn build(self) -> Result<Engine, LoadError> {
         let compiled = compile(&self.sources, self.on_invalid)?;
-        Ok(Engine {
-            compiled: Arc::new(compiled),
-            mode: self.mode,
-            clock: self.clock,
-            authorizer: Authorizer::new(),
-        })
+        Ok(Engine { compiled: Arc::new(compiled), mode: self.mode, clock: self.clock, authorizer: Authorizer::new() })
     }
 }
 
@@ -126,11 +115,7 @@ impl Engine {
     }
 
     /// Loads schema, policies and entities given as text, with default settings.
-    pub fn from_strings(
-        schema: &str,
-        policies: &str,
-        entities: Option<&str>,
-    ) -> Result<Self, LoadError> {
+    pub fn from_strings(schema: &str, policies: &str, entities: Option<&str>) -> Result<Self, LoadError> {
         Self::builder(PolicySources::from_strings(schema, policies, entities)).build()
     }
 
@@ -201,12 +186,7 @@ impl Engine {
         }
     }
 
-    fn evaluate(
-        &self,
-        c: &Compiled,
-        req: &Request,
-        now: SystemTime,
-    ) -> Result<Evaluation, RequestError> {
+    fn evaluate(&self, c: &Compiled, req: &Request, now: SystemTime) -> Result<Evaluation, RequestError> {
         let action = resolve_action(c, &req.action)?;
         let context = build_context(c, &action, &req.context, now)?;
         let cedar_request = cedar_policy::Request::new(
@@ -227,14 +207,7 @@ impl Engine {
     /// Evaluates a single-effect policy set; every satisfied policy appears in
     /// Cedar's reasons (a permits-only set allows with all satisfied permits, a
     /// forbids-only set denies with all satisfied forbids).
-    fn run(
-        &self,
-        req: &cedar_policy::Request,
-        set: &PolicySet,
-        c: &Compiled,
-        eval: &mut Evaluation,
-        forbids: bool,
-    ) {
+    fn run(&self, req: &cedar_policy::Request, set: &PolicySet, c: &Compiled, eval: &mut Evaluation, forbids: bool) {
         if set.is_empty() {
             return;
         }
@@ -248,8 +221,7 @@ impl Engine {
         for err in response.diagnostics().errors() {
             match err {
                 AuthorizationError::PolicyEvaluationError(pe) => {
-                    eval.errors
-                        .push((pe.policy_id().clone(), pe.inner().to_string(), forbids));
+                    eval.errors.push((pe.policy_id().clone(), pe.inner().to_string(), forbids));
                 }
             }
         }
@@ -261,18 +233,12 @@ impl Engine {
             .errors
             .iter()
             .map(|(id, message, _)| DecisionError {
-                policy: Some(
-                    info(id)
-                        .map(|m| m.id.clone())
-                        .unwrap_or_else(|| id.to_string()),
-                ),
+                policy: Some(info(id).map(|m| m.id.clone()).unwrap_or_else(|| id.to_string())),
                 message: message.clone(),
             })
             .collect();
-        let forbids: Vec<Arc<PolicyInfo>> =
-            eval.satisfied_forbids.iter().filter_map(info).collect();
-        let permits: Vec<Arc<PolicyInfo>> =
-            eval.satisfied_permits.iter().filter_map(info).collect();
+        let forbids: Vec<Arc<PolicyInfo>> = eval.satisfied_forbids.iter().filter_map(info).collect();
+        let permits: Vec<Arc<PolicyInfo>> = eval.satisfied_permits.iter().filter_map(info).collect();
         let forbid_errored = eval.errors.iter().any(|(_, _, is_forbid)| *is_forbid);
 
         let (outcome, mut reasons, mut ask_owners) = match self.mode {
@@ -316,10 +282,7 @@ fn request_denied(c: &Compiled, error: RequestError, start: Instant) -> Decision
     Decision {
         outcome: Outcome::Deny,
         reasons: vec![],
-        errors: vec![DecisionError {
-            policy: None,
-            message: error.to_string(),
-        }],
+        errors: vec![DecisionError { policy: None, message: error.to_string() }],
         ask_owners: vec![],
         policy_version: Arc::clone(&c.version),
         eval_time: start.elapsed(),
@@ -349,25 +312,16 @@ fn build_context(
             let mut map = map.clone();
             if needs_now {
                 let stamp = format_rfc3339_millis(now);
-                map.insert(
-                    "now".into(),
-                    serde_json::json!({"__extn": {"fn": "datetime", "arg": stamp}}),
-                );
+                map.insert("now".into(), serde_json::json!({"__extn": {"fn": "datetime", "arg": stamp}}));
             }
             Context::from_json_value(Value::Object(map), Some((&c.schema, action)))
                 .map_err(|e| RequestError::Context(crate::compile::diagnostic_message(&e)))
         }
         RequestContext::Typed(pairs) => {
-            let mut pairs: Vec<(String, RestrictedExpression)> = pairs
-                .iter()
-                .filter(|(k, _)| !(needs_now && k == "now"))
-                .cloned()
-                .collect();
+            let mut pairs: Vec<(String, RestrictedExpression)> =
+                pairs.iter().filter(|(k, _)| !(needs_now && k == "now")).cloned().collect();
             if needs_now {
-                pairs.push((
-                    "now".into(),
-                    RestrictedExpression::new_datetime(format_rfc3339_millis(now)),
-                ));
+                pairs.push(("now".into(), RestrictedExpression::new_datetime(format_rfc3339_millis(now))));
             }
             Context::from_pairs(pairs).map_err(|e| RequestError::Context(e.to_string()))
         }

@@ -21,16 +21,8 @@ pub struct PolicyIssue {
 impl std::fmt::Display for PolicyIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {
-            Some(line) => write!(
-                f,
-                "{}:{}: policy `{}`: {}",
-                self.file, line, self.policy_id, self.message
-            ),
-            None => write!(
-                f,
-                "{}: policy `{}`: {}",
-                self.file, self.policy_id, self.message
-            ),
+            Some(line) => write!(f, "{}:{}: policy `{}`: {}", self.file, line, self.policy_id, self.message),
+            None => write!(f, "{}: policy `{}`: {}", self.file, self.policy_id, self.message),
         }
     }
 }

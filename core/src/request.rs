@@ -63,27 +63,13 @@ pub fn entity_uid(type_name: &str, id: &str) -> Result<EntityUid, RequestError> 
 impl Request {
     /// A request with an empty context. `action` is either a bare action name
     /// (`open_pr`) or a full uid (`Action::"open_pr"`).
-    pub fn new(
-        principal: EntityUid,
-        action: &str,
-        resource: EntityUid,
-    ) -> Result<Self, RequestError> {
-        Ok(Self {
-            principal,
-            action: parse_action_str(action)?,
-            resource,
-            context: RequestContext::Json(Map::new()),
-        })
+    pub fn new(principal: EntityUid, action: &str, resource: EntityUid) -> Result<Self, RequestError> {
+        Ok(Self { principal, action: parse_action_str(action)?, resource, context: RequestContext::Json(Map::new()) })
     }
 
     /// A request whose action is given as a Cedar uid.
     pub fn with_action_uid(principal: EntityUid, action: EntityUid, resource: EntityUid) -> Self {
-        Self {
-            principal,
-            action: ActionRef::Uid(action),
-            resource,
-            context: RequestContext::Json(Map::new()),
-        }
+        Self { principal, action: ActionRef::Uid(action), resource, context: RequestContext::Json(Map::new()) }
     }
 
     /// Replaces the context with Cedar JSON (parsed against the schema when decided).
@@ -118,20 +104,14 @@ impl Request {
 
     /// Parses the JSON request form (see the type's documentation).
     pub fn from_json(value: &Value) -> Result<Self, RequestError> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| RequestError::Malformed("a request must be a JSON object".into()))?;
-        if let Some(k) = obj
-            .keys()
-            .find(|k| !matches!(k.as_str(), "principal" | "action" | "resource" | "context"))
-        {
+        let obj = value.as_object().ok_or_else(|| RequestError::Malformed("a request must be a JSON object".into()))?;
+        if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "principal" | "action" | "resource" | "context")) {
             return Err(RequestError::Malformed(format!(
                 "unknown field `{k}` (expected principal, action, resource, context)"
             )));
         }
         let field = |name: &'static str| {
-            obj.get(name)
-                .ok_or_else(|| RequestError::Malformed(format!("missing field `{name}`")))
+            obj.get(name).ok_or_else(|| RequestError::Malformed(format!("missing field `{name}`")))
         };
         let principal = parse_entity_ref(field("principal")?, "principal")?;
         let resource = parse_entity_ref(field("resource")?, "resource")?;
@@ -145,18 +125,9 @@ impl Request {
                 check_depth(m)?;
                 m.clone()
             }
-            Some(_) => {
-                return Err(RequestError::Context(
-                    "context must be a JSON object".into(),
-                ))
-            }
+            Some(_) => return Err(RequestError::Context("context must be a JSON object".into())),
         };
-        Ok(Self {
-            principal,
-            action,
-            resource,
-            context: RequestContext::Json(context),
-        })
+        Ok(Self { principal, action, resource, context: RequestContext::Json(context) })
     }
 
     /// Parses the JSON request form from text, refusing text over [`MAX_REQUEST_BYTES`].
@@ -167,24 +138,18 @@ impl Request {
                 text.len()
             )));
         }
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| RequestError::Malformed(e.to_string()))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| RequestError::Malformed(e.to_string()))?;
         Self::from_json(&value)
     }
 }
 
 /// Parses `Type::"id"`, `{"type": T, "id": I}` or `{"__entity": {...}}`.
-pub(crate) fn parse_entity_ref(
-    value: &Value,
-    field: &'static str,
-) -> Result<EntityUid, RequestError> {
+pub(crate) fn parse_entity_ref(value: &Value, field: &'static str) -> Result<EntityUid, RequestError> {
     let bad = |message: String| RequestError::Entity { field, message };
     match value {
-        Value::String(s) => EntityUid::from_str(s).map_err(|e| {
-            bad(format!(
-                "`{s}` is not an entity reference like Type::\"id\": {e}"
-            ))
-        }),
+        Value::String(s) => {
+            EntityUid::from_str(s).map_err(|e| bad(format!("`{s}` is not an entity reference like Type::\"id\": {e}")))
+        }
         Value::Object(o) => {
             let inner = match o.get("__entity") {
                 Some(Value::Object(i)) => i,
@@ -194,31 +159,21 @@ pub(crate) fn parse_entity_ref(
                 (Some(Value::String(t)), Some(Value::String(id))) if inner.len() == 2 => {
                     entity_uid(t, id).map_err(|e| bad(e.to_string()))
                 }
-                _ => Err(bad(
-                    "an entity object needs exactly string fields `type` and `id`".into(),
-                )),
+                _ => Err(bad("an entity object needs exactly string fields `type` and `id`".into())),
             }
         }
-        other => Err(bad(format!(
-            "expected an entity reference, got {}",
-            json_kind(other)
-        ))),
+        other => Err(bad(format!("expected an entity reference, got {}", json_kind(other)))),
     }
 }
 
 fn parse_action_str(s: &str) -> Result<ActionRef, RequestError> {
     if s.contains("::") {
-        EntityUid::from_str(s)
-            .map(ActionRef::Uid)
-            .map_err(|e| RequestError::Entity {
-                field: "action",
-                message: format!("`{s}` is not an action reference like Action::\"name\": {e}"),
-            })
-    } else if s.is_empty() {
-        Err(RequestError::Entity {
+        EntityUid::from_str(s).map(ActionRef::Uid).map_err(|e| RequestError::Entity {
             field: "action",
-            message: "empty action name".into(),
+            message: format!("`{s}` is not an action reference like Action::\"name\": {e}"),
         })
+    } else if s.is_empty() {
+        Err(RequestError::Entity { field: "action", message: "empty action name".into() })
     } else {
         Ok(ActionRef::Name(s.to_string()))
     }
@@ -240,9 +195,7 @@ pub(crate) fn check_depth(context: &Map<String, Value>) -> Result<(), RequestErr
     let mut stack: Vec<(&Value, usize)> = context.values().map(|v| (v, 1)).collect();
     while let Some((v, depth)) = stack.pop() {
         if depth > MAX_CONTEXT_DEPTH {
-            return Err(RequestError::Limit(format!(
-                "context is nested deeper than {MAX_CONTEXT_DEPTH} levels"
-            )));
+            return Err(RequestError::Limit(format!("context is nested deeper than {MAX_CONTEXT_DEPTH} levels")));
         }
         match v {
             Value::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),

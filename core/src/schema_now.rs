@@ -54,12 +54,7 @@ fn qualify(ns: &str, name: &str) -> String {
     }
 }
 
-fn resolve<'a>(
-    ty: &'a Value,
-    ns: &str,
-    common: &HashMap<String, &'a Value>,
-    depth: usize,
-) -> Option<&'a Value> {
+fn resolve<'a>(ty: &'a Value, ns: &str, common: &HashMap<String, &'a Value>, depth: usize) -> Option<&'a Value> {
     if depth > 32 {
         return None;
     }
@@ -68,26 +63,17 @@ fn resolve<'a>(
         "Record" => Some(ty),
         "CommonType" | "EntityOrCommon" => {
             let name = ty.get("name").and_then(Value::as_str)?;
-            let target = common
-                .get(&qualify(ns, name))
-                .or_else(|| common.get(name))?;
+            let target = common.get(&qualify(ns, name)).or_else(|| common.get(name))?;
             resolve(target, ns, common, depth + 1)
         }
         other => {
-            let target = common
-                .get(&qualify(ns, other))
-                .or_else(|| common.get(other))?;
+            let target = common.get(&qualify(ns, other)).or_else(|| common.get(other))?;
             resolve(target, ns, common, depth + 1)
         }
     }
 }
 
-fn record_has_datetime_now(
-    ty: &Value,
-    ns: &str,
-    common: &HashMap<String, &Value>,
-    depth: usize,
-) -> bool {
+fn record_has_datetime_now(ty: &Value, ns: &str, common: &HashMap<String, &Value>, depth: usize) -> bool {
     let Some(record) = resolve(ty, ns, common, depth) else {
         return false;
     };
@@ -101,19 +87,9 @@ fn record_has_datetime_now(
     is_datetime(now) || resolve_alias(now, ns, common).is_some_and(is_datetime)
 }
 
-fn resolve_alias<'a>(
-    ty: &'a Value,
-    ns: &str,
-    common: &HashMap<String, &'a Value>,
-) -> Option<&'a Value> {
-    let name = ty
-        .get("name")
-        .and_then(Value::as_str)
-        .or_else(|| ty.get("type").and_then(Value::as_str))?;
-    common
-        .get(&qualify(ns, name))
-        .or_else(|| common.get(name))
-        .copied()
+fn resolve_alias<'a>(ty: &'a Value, ns: &str, common: &HashMap<String, &'a Value>) -> Option<&'a Value> {
+    let name = ty.get("name").and_then(Value::as_str).or_else(|| ty.get("type").and_then(Value::as_str))?;
+    common.get(&qualify(ns, name)).or_else(|| common.get(name)).copied()
 }
 
 #[cfg(test)]

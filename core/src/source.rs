@@ -16,17 +16,12 @@ pub struct NamedText {
 impl NamedText {
     /// Pairs a name with its text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            text: text.into(),
-        }
+        Self { name: name.into(), text: text.into() }
     }
 
     fn read(path: &Path) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
         Ok(Self::new(path.display().to_string(), text))
     }
 }
@@ -60,33 +55,20 @@ impl PolicySources {
         let schema = match schemas.len() {
             1 => schemas.remove(0),
             0 => return Err(folder_error(dir, "no *.cedarschema file")),
-            n => {
-                return Err(folder_error(
-                    dir,
-                    &format!("{n} *.cedarschema files; exactly one is expected"),
-                ))
-            }
+            n => return Err(folder_error(dir, &format!("{n} *.cedarschema files; exactly one is expected"))),
         };
         let policies = files_with_extension(dir, "cedar")?;
         if policies.is_empty() {
             return Err(folder_error(dir, "no *.cedar policy files"));
         }
         let entities = dir.join("entities.json");
-        let entities = if entities.is_file() {
-            Some(entities)
-        } else {
-            None
-        };
+        let entities = if entities.is_file() { Some(entities) } else { None };
         Self::from_files(&schema, &policies, entities.as_deref())
     }
 
     /// Reads a schema file, policy files or folders of `*.cedar` files, and an
     /// optional entities file.
-    pub fn from_files(
-        schema: &Path,
-        policies: &[PathBuf],
-        entities: Option<&Path>,
-    ) -> Result<Self, LoadError> {
+    pub fn from_files(schema: &Path, policies: &[PathBuf], entities: Option<&Path>) -> Result<Self, LoadError> {
         let mut policy_files = Vec::new();
         for p in policies {
             if p.is_dir() {
@@ -97,27 +79,18 @@ impl PolicySources {
         }
         Ok(Self {
             schema: NamedText::read(schema)?,
-            policies: policy_files
-                .iter()
-                .map(|p| NamedText::read(p))
-                .collect::<Result<_, _>>()?,
+            policies: policy_files.iter().map(|p| NamedText::read(p)).collect::<Result<_, _>>()?,
             entities: entities.map(NamedText::read).transpose()?,
         })
     }
 }
 
 fn folder_error(dir: &Path, message: &str) -> LoadError {
-    LoadError::Folder {
-        path: dir.to_path_buf(),
-        message: message.to_string(),
-    }
+    LoadError::Folder { path: dir.to_path_buf(), message: message.to_string() }
 }
 
 fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, LoadError> {
-    let io = |source| LoadError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let io = |source| LoadError::Io { path: dir.to_path_buf(), source };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();

