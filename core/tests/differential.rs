@@ -6,6 +6,8 @@
 //!   reasons equal Cedar's whenever no forbid errored, and an erroring forbid
 //!   always denies.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
