@@ -4,7 +4,7 @@
 //! policy-id assignment, annotation lookup, entity closure, the action index
 //! and the policy-set version hash. Decisions then only evaluate.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use cedar_policy::{
 use sha2::{Digest, Sha256};
 
 use crate::error::{LoadError, PolicyIssue};
-use crate::schema_now::actions_declaring_now;
+use crate::request_shape::{action_shapes, ActionShape};
 use crate::source::PolicySources;
 
 /// What the engine knows about one loaded policy: its id, where it came from,
@@ -72,7 +72,8 @@ pub(crate) struct Compiled {
     pub by_action: HashMap<EntityUid, Arc<Bucket>>,
     /// Every policy: used for actions the index does not know.
     pub all: Arc<Bucket>,
-    pub now_actions: HashSet<EntityUid>,
+    /// What a request for each schema action must look like (the fast request path).
+    pub shapes: HashMap<EntityUid, ActionShape>,
     /// `open_pr` -> `Action::"open_pr"` for action ids that are unique in the schema.
     pub action_shorthand: HashMap<String, EntityUid>,
     pub version: Arc<str>,
@@ -100,7 +101,7 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     let action_shorthand = action_shorthand(&schema);
     Ok(Compiled {
-        now_actions: actions_declaring_now(&sources.schema.text),
+        shapes: action_shapes(&sources.schema.text),
         version: version_hash(sources).into(),
         policy_count: policies.num_of_policies(),
         schema,

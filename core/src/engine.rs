@@ -15,6 +15,7 @@ use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome};
 use crate::error::{LoadError, PolicyIssue, RequestError};
 use crate::request::{ActionRef, Request, RequestContext};
+use crate::request_shape::{context_pairs, Fast};
 use crate::source::PolicySources;
 
 /// How policy evaluation errors affect the outcome.
@@ -188,15 +189,21 @@ impl Engine {
 
     fn evaluate(&self, c: &Compiled, req: &Request, now: SystemTime) -> Result<Evaluation, RequestError> {
         let action = resolve_action(c, &req.action)?;
-        let context = build_context(c, &action, &req.context, now)?;
-        let cedar_request = cedar_policy::Request::new(
-            req.principal.clone(),
-            action.clone(),
-            req.resource.clone(),
-            context,
-            Some(&c.schema),
-        )
-        .map_err(|e| RequestError::Schema(e.to_string()))?;
+        let cedar_request = match fast_request(c, req, &action, now) {
+            Fast::Done(r) => r?,
+            Fast::Invalid(message) => return Err(RequestError::Schema(message)),
+            Fast::Fallback => {
+                let context = build_context(c, &action, &req.context, now)?;
+                cedar_policy::Request::new(
+                    req.principal.clone(),
+                    action.clone(),
+                    req.resource.clone(),
+                    context,
+                    Some(&c.schema),
+                )
+                .map_err(|e| RequestError::Schema(e.to_string()))?
+            }
+        };
         let bucket = c.by_action.get(&action).unwrap_or(&c.all);
         let mut eval = Evaluation::default();
         self.run(&cedar_request, &bucket.permits, c, &mut eval, false);
@@ -299,6 +306,39 @@ fn resolve_action(c: &Compiled, action: &ActionRef) -> Result<EntityUid, Request
     }
 }
 
+/// The fast path: a JSON context converted straight to typed values and checked
+/// against the schema's request shape (see `request_shape`), with no JSON
+/// re-parsing and no second validation by Cedar.
+fn fast_request(
+    c: &Compiled,
+    req: &Request,
+    action: &EntityUid,
+    now: SystemTime,
+) -> Fast<Result<cedar_policy::Request, RequestError>> {
+    let (Some(shape), RequestContext::Json(map)) = (c.shapes.get(action), &req.context) else {
+        return Fast::Fallback;
+    };
+    let Some(record) = &shape.context else { return Fast::Fallback };
+    for (field, uid, allowed) in
+        [("principal", &req.principal, &shape.principal_types), ("resource", &req.resource, &shape.resource_types)]
+    {
+        let t = uid.type_name().to_string();
+        if !allowed.contains(&t) {
+            return Fast::Invalid(format!("{field} type `{t}` is not allowed for {action}"));
+        }
+    }
+    let stamp = shape.declares_now.then(|| format_rfc3339_millis(now));
+    let pairs = match context_pairs(map, record, stamp.as_deref()) {
+        Fast::Done(p) => p,
+        Fast::Fallback => return Fast::Fallback,
+        Fast::Invalid(m) => return Fast::Invalid(format!("invalid context: {m}")),
+    };
+    Fast::Done(Context::from_pairs(pairs).map_err(|e| RequestError::Context(e.to_string())).and_then(|ctx| {
+        cedar_policy::Request::new(req.principal.clone(), action.clone(), req.resource.clone(), ctx, None)
+            .map_err(|e| RequestError::Schema(e.to_string()))
+    }))
+}
+
 /// Builds the Cedar context, inserting the clock's `now` where the schema declares it.
 fn build_context(
     c: &Compiled,
@@ -306,7 +346,7 @@ fn build_context(
     ctx: &RequestContext,
     now: SystemTime,
 ) -> Result<Context, RequestError> {
-    let needs_now = c.now_actions.contains(action);
+    let needs_now = c.shapes.get(action).is_some_and(|s| s.declares_now);
     match ctx {
         RequestContext::Json(map) => {
             let mut map = map.clone();

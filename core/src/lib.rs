@@ -7,7 +7,7 @@ mod decision;
 mod engine;
 mod error;
 mod request;
-mod schema_now;
+mod request_shape;
 mod source;
 
 pub mod cases;
