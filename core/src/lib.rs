@@ -11,6 +11,7 @@ mod request_shape;
 mod source;
 
 pub mod cases;
+pub mod coding_agent;
 
 pub use cedar_policy;
 pub use clock::{format_rfc3339_millis, parse_rfc3339, Clock, FixedClock, SystemClock};

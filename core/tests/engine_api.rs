@@ -348,3 +348,43 @@ fn every_example_policy_has_id_owner_and_control() {
         assert!(p.annotations.contains_key("control"), "{} has no @control", p.id);
     }
 }
+
+#[test]
+fn typed_coding_agent_builder_decides_like_the_json_form() {
+    use agentauthz::coding_agent::{Action, Credential, Resource, Session, ToolCall};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
+    let engine = Engine::from_dir(&dir).unwrap();
+    let now = agentauthz::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+    let cred = Credential::new(
+        "cred-1",
+        now - std::time::Duration::from_secs(600),
+        now + std::time::Duration::from_secs(1200),
+        ["repo:read", "repo:write"],
+    );
+    let call = |action, resource| {
+        ToolCall::new("ci-bot", action, resource).credential(cred.clone()).session(Session {
+            id: "s-1".into(),
+            actions: 3,
+            repos_touched: 1,
+        })
+    };
+    let open =
+        call(Action::OpenPr, Resource::Repository("acme/api".into())).branch("fix/x").diff_lines(10).build().unwrap();
+    let d = engine.authorize_at(&open, now);
+    assert_eq!(d.outcome, Outcome::Allow, "{:?}", d.errors);
+
+    let push = call(Action::PushCommit, Resource::Branch("acme/api/main".into())).branch("main").build().unwrap();
+    let d = engine.authorize_at(&push, now);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(d.reason_ids().contains(&"protected-branch-push"), "{:?}", d.reason_ids());
+
+    let ci = call(Action::ModifyCi, Resource::File("acme/api/.github/workflows/ci.yml".into())).build().unwrap();
+    let d = engine.authorize_at(&ci, now);
+    assert_eq!(d.outcome, Outcome::Ask);
+    assert_eq!(d.ask_owner(), Some("platform"));
+    let approved = call(Action::ModifyCi, Resource::File("acme/api/.github/workflows/ci.yml".into()))
+        .approval("platform", "carol@acme.dev")
+        .build()
+        .unwrap();
+    assert_eq!(engine.authorize_at(&approved, now).outcome, Outcome::Allow);
+}
