@@ -286,9 +286,10 @@ fn value(v: &Value, ty: &Ty, path: &str) -> Fast<RestrictedExpression> {
                 let Some((t, _)) = r.attrs.get(k) else {
                     return Fast::Invalid(format!("`{path}.{k}` is not declared in the schema"));
                 };
-                match value(item, t, &format!("{path}.{k}")) {
+                match value(item, t, k) {
                     Fast::Done(e) => fields.push((k.clone(), e)),
-                    other => return other,
+                    Fast::Invalid(m) => return Fast::Invalid(format!("in `{path}`: {m}")),
+                    Fast::Fallback => return Fast::Fallback,
                 }
             }
             if let Some((name, _)) = r.attrs.iter().find(|(name, (_, req))| *req && !o.contains_key(*name)) {
