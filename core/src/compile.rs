@@ -9,13 +9,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode,
-    ValidationWarning, Validator,
+    Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, ValidationWarning, Validator,
 };
 use sha2::{Digest, Sha256};
 
 use crate::error::{LoadError, PolicyIssue};
 use crate::request_shape::{action_shapes, ActionShape};
+use crate::scope_index::ScopeIndex;
 use crate::source::PolicySources;
 
 /// What the engine knows about one loaded policy: its id, where it came from,
@@ -42,36 +42,14 @@ impl PolicyInfo {
     }
 }
 
-/// Policies that can apply to one action, split by effect so that each
-/// policy's own result (satisfied, not satisfied, error) is recoverable from
-/// Cedar's response: a permits-only set reports every satisfied permit, a
-/// forbids-only set every satisfied forbid.
-#[derive(Debug, Default)]
-pub(crate) struct Bucket {
-    pub permits: PolicySet,
-    pub forbids: PolicySet,
-}
-
-impl Bucket {
-    fn add(&mut self, policy: &Policy) -> Result<(), String> {
-        let set = match policy.effect() {
-            Effect::Permit => &mut self.permits,
-            Effect::Forbid => &mut self.forbids,
-        };
-        set.add(policy.clone()).map_err(|e| e.to_string())
-    }
-}
-
 /// A validated, indexed policy set with its schema and entities.
 #[derive(Debug)]
 pub(crate) struct Compiled {
     pub schema: Schema,
     pub entities: Entities,
     pub meta: HashMap<PolicyId, Arc<PolicyInfo>>,
-    /// Policies that can apply, per action known to the schema.
-    pub by_action: HashMap<EntityUid, Arc<Bucket>>,
-    /// Every policy: used for actions the index does not know.
-    pub all: Arc<Bucket>,
+    /// Which policies can apply to which requests.
+    pub index: ScopeIndex,
     /// What a request for each schema action must look like (the fast request path).
     pub shapes: HashMap<EntityUid, ActionShape>,
     /// `open_pr` -> `Action::"open_pr"` for action ids that are unique in the schema.
@@ -97,7 +75,7 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
         }
     }
     let entities = parse_entities(sources, &schema)?;
-    let (by_action, all) = index_by_action(&schema, &entities, &policies)
+    let index = ScopeIndex::build(&schema, &entities, &policies)
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     let action_shorthand = action_shorthand(&schema);
     Ok(Compiled {
@@ -107,8 +85,7 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
         schema,
         entities,
         meta,
-        by_action,
-        all,
+        index,
         action_shorthand,
     })
 }
@@ -235,34 +212,6 @@ fn validate(
     );
     issues.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     issues
-}
-
-/// Per-action buckets, and the bucket of every policy.
-type ActionIndex = (HashMap<EntityUid, Arc<Bucket>>, Arc<Bucket>);
-
-fn index_by_action(schema: &Schema, entities: &Entities, policies: &PolicySet) -> Result<ActionIndex, String> {
-    let mut all = Bucket::default();
-    for p in policies.policies() {
-        all.add(p)?;
-    }
-    let mut by_action = HashMap::new();
-    for action in schema.actions() {
-        let mut bucket = Bucket::default();
-        for p in policies.policies() {
-            let applies = match p.action_constraint() {
-                ActionConstraint::Any => true,
-                ActionConstraint::Eq(a) => &a == action,
-                ActionConstraint::In(groups) => {
-                    groups.iter().any(|g| g == action || entities.is_ancestor_of(g, action))
-                }
-            };
-            if applies {
-                bucket.add(p)?;
-            }
-        }
-        by_action.insert(action.clone(), Arc::new(bucket));
-    }
-    Ok((by_action, Arc::new(all)))
 }
 
 fn action_shorthand(schema: &Schema) -> HashMap<String, EntityUid> {

@@ -204,10 +204,11 @@ impl Engine {
                 .map_err(|e| RequestError::Schema(e.to_string()))?
             }
         };
-        let bucket = c.by_action.get(&action).unwrap_or(&c.all);
         let mut eval = Evaluation::default();
-        self.run(&cedar_request, &bucket.permits, c, &mut eval, false);
-        self.run(&cedar_request, &bucket.forbids, c, &mut eval, true);
+        c.index.candidates(&c.entities, &req.principal, &action, &req.resource, |bucket| {
+            self.run(&cedar_request, &bucket.permits, c, &mut eval, false);
+            self.run(&cedar_request, &bucket.forbids, c, &mut eval, true);
+        });
         Ok(eval)
     }
 

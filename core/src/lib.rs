@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod request;
 mod request_shape;
+mod scope_index;
 mod source;
 
 pub mod cases;

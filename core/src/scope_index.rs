@@ -1,0 +1,139 @@
+//! The scope index: which policies can apply to a request, decided from their
+//! scopes alone, so a decision evaluates only those.
+//!
+//! A policy is filed under every action its action scope can match (groups
+//! expanded through the action hierarchy), and under one principal key and one
+//! resource key: the entity its scope names (`==`, `in`, `is .. in`), or "any"
+//! (unconstrained, `is`). A request looks up its principal, each of the
+//! principal's ancestors and "any" (and the same for the resource). Every policy
+//! whose scope can be satisfied is found; some found policies may still fail
+//! their scope (an `==` filed under an ancestor), which Cedar itself then
+//! checks. So the index only ever removes policies whose scope is false, and a
+//! false scope makes a policy neither satisfied nor erroring: decisions,
+//! reasons and errors are exactly those of evaluating the whole set.
+
+use std::collections::HashMap;
+
+use cedar_policy::{
+    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint, Schema,
+};
+
+/// Policies of one index cell, split by effect so that each policy's own result
+/// is recoverable from Cedar's response: a permits-only set reports every
+/// satisfied permit, a forbids-only set every satisfied forbid.
+#[derive(Debug, Default)]
+pub(crate) struct Bucket {
+    pub permits: PolicySet,
+    pub forbids: PolicySet,
+}
+
+impl Bucket {
+    fn add(&mut self, policy: &Policy) -> Result<(), String> {
+        let set = match policy.effect() {
+            Effect::Permit => &mut self.permits,
+            Effect::Forbid => &mut self.forbids,
+        };
+        set.add(policy.clone()).map_err(|e| e.to_string())
+    }
+}
+
+/// Principal key -> resource key -> bucket. `None` is "any".
+type Cells = HashMap<Option<EntityUid>, HashMap<Option<EntityUid>, Bucket>>;
+
+#[derive(Debug, Default)]
+struct ActionCells {
+    cells: Cells,
+    /// Whether any policy for this action names a principal / resource entity;
+    /// if not, ancestors need not be looked up.
+    keyed_principals: bool,
+    keyed_resources: bool,
+}
+
+/// Policies by action, principal and resource scope.
+#[derive(Debug)]
+pub(crate) struct ScopeIndex {
+    by_action: HashMap<EntityUid, ActionCells>,
+    /// Every policy, for actions the schema does not declare (Cedar then
+    /// rejects or evaluates the request as it would without an index).
+    all: ActionCells,
+}
+
+fn principal_key(p: &Policy) -> Option<EntityUid> {
+    match p.principal_constraint() {
+        PrincipalConstraint::Any | PrincipalConstraint::Is(_) => None,
+        PrincipalConstraint::In(e) | PrincipalConstraint::Eq(e) | PrincipalConstraint::IsIn(_, e) => Some(e),
+    }
+}
+
+fn resource_key(p: &Policy) -> Option<EntityUid> {
+    match p.resource_constraint() {
+        ResourceConstraint::Any | ResourceConstraint::Is(_) => None,
+        ResourceConstraint::In(e) | ResourceConstraint::Eq(e) | ResourceConstraint::IsIn(_, e) => Some(e),
+    }
+}
+
+impl ActionCells {
+    fn add(&mut self, p: &Policy) -> Result<(), String> {
+        let (pk, rk) = (principal_key(p), resource_key(p));
+        self.keyed_principals |= pk.is_some();
+        self.keyed_resources |= rk.is_some();
+        self.cells.entry(pk).or_default().entry(rk).or_default().add(p)
+    }
+}
+
+impl ScopeIndex {
+    /// Files every policy. Template-linked policies carry their links in their
+    /// scope constraints, so they are filed like static ones.
+    pub(crate) fn build(schema: &Schema, entities: &Entities, policies: &PolicySet) -> Result<Self, String> {
+        let mut all = ActionCells::default();
+        let mut by_action: HashMap<EntityUid, ActionCells> =
+            schema.actions().map(|a| (a.clone(), ActionCells::default())).collect();
+        for p in policies.policies() {
+            all.add(p)?;
+            for (action, cells) in by_action.iter_mut() {
+                let applies = match p.action_constraint() {
+                    ActionConstraint::Any => true,
+                    ActionConstraint::Eq(a) => &a == action,
+                    ActionConstraint::In(groups) => {
+                        groups.iter().any(|g| g == action || entities.is_ancestor_of(g, action))
+                    }
+                };
+                if applies {
+                    cells.add(p)?;
+                }
+            }
+        }
+        Ok(Self { by_action, all })
+    }
+
+    /// Calls `visit` with every bucket that can hold a policy applying to the request.
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        entities: &Entities,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+        mut visit: impl FnMut(&'a Bucket),
+    ) {
+        let cells = self.by_action.get(action).unwrap_or(&self.all);
+        let keys = |uid: &EntityUid, keyed: bool| -> Vec<Option<EntityUid>> {
+            let mut keys = vec![None];
+            if keyed {
+                keys.push(Some(uid.clone()));
+                if let Some(ancestors) = entities.ancestors(uid) {
+                    keys.extend(ancestors.map(|a| Some(a.clone())));
+                }
+            }
+            keys
+        };
+        let resource_keys = keys(resource, cells.keyed_resources);
+        for pk in keys(principal, cells.keyed_principals) {
+            let Some(by_resource) = cells.cells.get(&pk) else { continue };
+            for rk in &resource_keys {
+                if let Some(bucket) = by_resource.get(rk) {
+                    visit(bucket);
+                }
+            }
+        }
+    }
+}
