@@ -13,3 +13,5 @@ pub fn example_dir() -> PathBuf {
 pub fn example_cases() -> Vec<Case> {
     load_cases(example_dir().join("cases.toml")).unwrap_or_default()
 }
+
+pub mod workload;
