@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use agentauthz::cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request, Schema};
-use agentauthz::{Engine, Outcome, PolicySources};
+use agentauthz::{Engine, Outcome};
 use agentauthz_benches::workload::workload;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
