@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use cedar_policy::{
-    AuthorizationError, Authorizer, Context, Decision as CedarDecision, EntityUid, PolicyId, PolicySet,
+    AuthorizationError, Authorizer, Context, Decision as CedarDecision, Effect, EntityUid, PolicyId,
     RestrictedExpression,
 };
 use serde_json::Value;
@@ -16,6 +16,7 @@ use crate::decision::{Decision, DecisionError, Outcome};
 use crate::error::{LoadError, PolicyIssue, RequestError};
 use crate::request::{ActionRef, Request, RequestContext};
 use crate::request_shape::{context_pairs, Fast};
+use crate::scope_index::Bucket;
 use crate::source::PolicySources;
 
 /// How policy evaluation errors affect the outcome.
@@ -205,34 +206,45 @@ impl Engine {
             }
         };
         let mut eval = Evaluation::default();
+        let mut permits_unknown: Vec<&Bucket> = Vec::new();
         c.index.candidates(&c.entities, &req.principal, &action, &req.resource, |bucket| {
-            self.run(&cedar_request, &bucket.permits, c, &mut eval, false);
-            self.run(&cedar_request, &bucket.forbids, c, &mut eval, true);
+            if bucket.all.is_empty() {
+                return;
+            }
+            let response = self.authorizer.is_authorized(&cedar_request, &bucket.all, &c.entities);
+            let satisfied = response.diagnostics().reason().cloned();
+            if response.decision() == CedarDecision::Allow {
+                eval.satisfied_permits.extend(satisfied);
+            } else {
+                let before = eval.satisfied_forbids.len();
+                eval.satisfied_forbids.extend(satisfied);
+                if eval.satisfied_forbids.len() > before && !bucket.permits.is_empty() {
+                    permits_unknown.push(bucket);
+                }
+            }
+            for err in response.diagnostics().errors() {
+                match err {
+                    AuthorizationError::PolicyEvaluationError(pe) => {
+                        let is_forbid = c.meta.get(pe.policy_id()).is_some_and(|m| m.effect == Effect::Forbid);
+                        eval.errors.push((pe.policy_id().clone(), pe.inner().to_string(), is_forbid));
+                    }
+                }
+            }
         });
-        Ok(eval)
-    }
-
-    /// Evaluates a single-effect policy set; every satisfied policy appears in
-    /// Cedar's reasons (a permits-only set allows with all satisfied permits, a
-    /// forbids-only set denies with all satisfied forbids).
-    fn run(&self, req: &cedar_policy::Request, set: &PolicySet, c: &Compiled, eval: &mut Evaluation, forbids: bool) {
-        if set.is_empty() {
-            return;
-        }
-        let response = self.authorizer.is_authorized(req, set, &c.entities);
-        let satisfied = response.diagnostics().reason().cloned();
-        if forbids {
-            eval.satisfied_forbids.extend(satisfied);
-        } else if response.decision() == CedarDecision::Allow {
-            eval.satisfied_permits.extend(satisfied);
-        }
-        for err in response.diagnostics().errors() {
-            match err {
-                AuthorizationError::PolicyEvaluationError(pe) => {
-                    eval.errors.push((pe.policy_id().clone(), pe.inner().to_string(), forbids));
+        // Whether a permit holds matters only for ask-versus-deny, when no permit
+        // is known yet and every satisfied forbid asks.
+        let may_ask = self.mode != ErrorMode::Cedar
+            && eval.satisfied_permits.is_empty()
+            && eval.satisfied_forbids.iter().all(|id| c.meta.get(id).is_some_and(|m| m.ask.is_some()));
+        if may_ask {
+            for bucket in permits_unknown {
+                let response = self.authorizer.is_authorized(&cedar_request, &bucket.permits, &c.entities);
+                if response.decision() == CedarDecision::Allow {
+                    eval.satisfied_permits.extend(response.diagnostics().reason().cloned());
                 }
             }
         }
+        Ok(eval)
     }
 
     fn conclude(&self, c: &Compiled, eval: Evaluation, start: Instant) -> Decision {

@@ -18,22 +18,22 @@ use cedar_policy::{
     ActionConstraint, Effect, Entities, EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint, Schema,
 };
 
-/// Policies of one index cell, split by effect so that each policy's own result
-/// is recoverable from Cedar's response: a permits-only set reports every
-/// satisfied permit, a forbids-only set every satisfied forbid.
+/// Policies of one index cell. One Cedar call on `all` tells every satisfied
+/// permit (on allow) or every satisfied forbid (on deny) and every error; only
+/// when forbids were satisfied and the engine still needs to know whether a
+/// permit was (to choose between ask and deny) is `permits` evaluated alone.
 #[derive(Debug, Default)]
 pub(crate) struct Bucket {
+    pub all: PolicySet,
     pub permits: PolicySet,
-    pub forbids: PolicySet,
 }
 
 impl Bucket {
     fn add(&mut self, policy: &Policy) -> Result<(), String> {
-        let set = match policy.effect() {
-            Effect::Permit => &mut self.permits,
-            Effect::Forbid => &mut self.forbids,
-        };
-        set.add(policy.clone()).map_err(|e| e.to_string())
+        if policy.effect() == Effect::Permit {
+            self.permits.add(policy.clone()).map_err(|e| e.to_string())?;
+        }
+        self.all.add(policy.clone()).map_err(|e| e.to_string())
     }
 }
 

@@ -54,11 +54,15 @@ fn resource_uid(i: usize) -> String {
 fn entities_json(parents: &[Vec<bool>], levels: &[Option<i64>]) -> String {
     let mut out = Vec::new();
     for g in 0..GROUPS {
-        let ps: Vec<_> = (0..g).filter(|p| parents[USERS + g][*p]).map(|p| json!({"type": "Group", "id": format!("g{p}")})).collect();
+        let ps: Vec<_> = (0..g)
+            .filter(|p| parents[USERS + g][*p])
+            .map(|p| json!({"type": "Group", "id": format!("g{p}")}))
+            .collect();
         out.push(json!({"uid": {"type": "Group", "id": format!("g{g}")}, "attrs": {}, "parents": ps}));
     }
     for u in 0..USERS {
-        let ps: Vec<_> = (0..GROUPS).filter(|p| parents[u][*p]).map(|p| json!({"type": "Group", "id": format!("g{p}")})).collect();
+        let ps: Vec<_> =
+            (0..GROUPS).filter(|p| parents[u][*p]).map(|p| json!({"type": "Group", "id": format!("g{p}")})).collect();
         let attrs = match levels[u] {
             Some(l) => json!({"level": l}),
             None => json!({}),
@@ -66,11 +70,17 @@ fn entities_json(parents: &[Vec<bool>], levels: &[Option<i64>]) -> String {
         out.push(json!({"uid": {"type": "User", "id": format!("u{u}")}, "attrs": attrs, "parents": ps}));
     }
     for f in 0..FOLDERS {
-        let ps: Vec<_> = (0..f).filter(|p| parents[USERS + GROUPS + DOCS + f][*p]).map(|p| json!({"type": "Folder", "id": format!("f{p}")})).collect();
+        let ps: Vec<_> = (0..f)
+            .filter(|p| parents[USERS + GROUPS + DOCS + f][*p])
+            .map(|p| json!({"type": "Folder", "id": format!("f{p}")}))
+            .collect();
         out.push(json!({"uid": {"type": "Folder", "id": format!("f{f}")}, "attrs": {}, "parents": ps}));
     }
     for d in 0..DOCS {
-        let ps: Vec<_> = (0..FOLDERS).filter(|p| parents[USERS + GROUPS + d][*p]).map(|p| json!({"type": "Folder", "id": format!("f{p}")})).collect();
+        let ps: Vec<_> = (0..FOLDERS)
+            .filter(|p| parents[USERS + GROUPS + d][*p])
+            .map(|p| json!({"type": "Folder", "id": format!("f{p}")}))
+            .collect();
         out.push(json!({"uid": {"type": "Doc", "id": format!("d{d}")}, "attrs": {"owner": {"__entity": {"type": "User", "id": format!("u{}", d % USERS)}}}, "parents": ps}));
     }
     serde_json::to_string(&out).unwrap()
@@ -88,7 +98,8 @@ fn scope_strategy() -> impl Strategy<Value = String> {
         Just("action".to_string()),
         (0..ACTIONS.len()).prop_map(|a| format!("action == Action::\"{}\"", ACTIONS[a])),
         Just("action in Action::\"write\"".to_string()),
-        (0..ACTIONS.len(), 0..ACTIONS.len()).prop_map(|(a, b)| format!("action in [Action::\"{}\", Action::\"{}\"]", ACTIONS[a], ACTIONS[b])),
+        (0..ACTIONS.len(), 0..ACTIONS.len())
+            .prop_map(|(a, b)| format!("action in [Action::\"{}\", Action::\"{}\"]", ACTIONS[a], ACTIONS[b])),
     ];
     let resource = prop_oneof![
         Just("resource".to_string()),
@@ -105,9 +116,8 @@ fn scope_strategy() -> impl Strategy<Value = String> {
         Just(" when { resource has owner && resource.owner == principal }".to_string()),
         Just(" when { context.n * 4611686018427387904 > 1 }".to_string()),
     ];
-    (any::<bool>(), principal, action, resource, condition).prop_map(|(permit, p, a, r, c)| {
-        format!("{}({p}, {a}, {r}){c};", if permit { "permit" } else { "forbid" })
-    })
+    (any::<bool>(), principal, action, resource, condition)
+        .prop_map(|(permit, p, a, r, c)| format!("{}({p}, {a}, {r}){c};", if permit { "permit" } else { "forbid" }))
 }
 
 #[derive(Debug, Clone)]
@@ -121,7 +131,10 @@ struct World {
 fn world() -> impl Strategy<Value = World> {
     (
         proptest::collection::vec(scope_strategy(), 1..120),
-        proptest::collection::vec(proptest::collection::vec(proptest::bool::weighted(0.3), GROUPS.max(FOLDERS)), USERS + GROUPS + DOCS + FOLDERS),
+        proptest::collection::vec(
+            proptest::collection::vec(proptest::bool::weighted(0.3), GROUPS.max(FOLDERS)),
+            USERS + GROUPS + DOCS + FOLDERS,
+        ),
         proptest::collection::vec(proptest::option::of(0i64..6), USERS),
         proptest::collection::vec((0..USERS + GROUPS + 1, 0..ACTIONS.len(), 0..DOCS + FOLDERS + 1, 0i64..6), 20),
     )
@@ -158,9 +171,19 @@ fn check(w: &World) -> Result<(), TestCaseError> {
         )
         .unwrap();
         let want = Authorizer::new().is_authorized(&creq, &pset, &entities);
-        let req = Request::from_json(&json!({"principal": principal, "action": ACTIONS[a], "resource": resource, "context": {"n": n}})).unwrap();
+        let req = Request::from_json(
+            &json!({"principal": principal, "action": ACTIONS[a], "resource": resource, "context": {"n": n}}),
+        )
+        .unwrap();
         let got = engine.authorize(&req);
-        prop_assert_eq!(got.outcome == Outcome::Allow, want.decision() == CedarDecision::Allow, "decision for {} {} {}", principal, ACTIONS[a], resource);
+        prop_assert_eq!(
+            got.outcome == Outcome::Allow,
+            want.decision() == CedarDecision::Allow,
+            "decision for {} {} {}",
+            principal,
+            ACTIONS[a],
+            resource
+        );
         prop_assert_eq!(
             ids(got.reason_ids().into_iter().map(str::to_string)),
             ids(want.diagnostics().reason().map(|r| r.to_string())),
