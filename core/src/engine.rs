@@ -1,7 +1,9 @@
 //! The engine: load once, decide many times, from any number of threads.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 use std::time::{Instant, SystemTime};
 
 use cedar_policy::{
@@ -14,6 +16,7 @@ use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome};
 use crate::error::{LoadError, PolicyIssue, RequestError};
+use crate::guards::{self, revocation, Revocation, Revocations, Subject};
 use crate::request::{ActionRef, Request, RequestContext};
 use crate::request_shape::{context_pairs, Fast};
 use crate::scope_index::Bucket;
@@ -51,7 +54,13 @@ impl std::str::FromStr for ErrorMode {
 /// deciding takes no lock.
 #[derive(Debug)]
 pub struct Engine {
-    compiled: Arc<Compiled>,
+    /// Swapped whole by [`Engine::reload`]; each decision uses one snapshot.
+    compiled: ArcSwap<Compiled>,
+    /// Swapped whole on every revoke/restore; readers never lock.
+    revocations: ArcSwap<Revocations>,
+    /// Serialises writers of `revocations` (revoke/restore), never readers.
+    revocation_writer: Mutex<()>,
+    on_invalid: OnInvalid,
     mode: ErrorMode,
     clock: Arc<dyn Clock>,
     authorizer: Authorizer,
@@ -90,7 +99,15 @@ impl EngineBuilder {
     /// Parses, validates and indexes the sources.
     pub fn build(self) -> Result<Engine, LoadError> {
         let compiled = compile(&self.sources, self.on_invalid)?;
-        Ok(Engine { compiled: Arc::new(compiled), mode: self.mode, clock: self.clock, authorizer: Authorizer::new() })
+        Ok(Engine {
+            compiled: ArcSwap::from_pointee(compiled),
+            revocations: ArcSwap::from_pointee(Revocations::default()),
+            revocation_writer: Mutex::new(()),
+            on_invalid: self.on_invalid,
+            mode: self.mode,
+            clock: self.clock,
+            authorizer: Authorizer::new(),
+        })
     }
 }
 
@@ -131,14 +148,60 @@ impl Engine {
         }
     }
 
-    /// The version (content hash) of the loaded policy set.
-    pub fn policy_version(&self) -> &str {
-        &self.compiled.version
+    /// The version (content hash) of the policy set now in force.
+    pub fn policy_version(&self) -> String {
+        self.compiled.load().version.to_string()
     }
 
     /// The number of loaded policies.
     pub fn policy_count(&self) -> usize {
-        self.compiled.policy_count
+        self.compiled.load().policy_count
+    }
+
+    /// Validates and indexes new sources, then swaps them in atomically: every
+    /// decision uses either the old set or the new one, never a mix. On error
+    /// the old set keeps serving. Returns the new version.
+    pub fn reload(&self, sources: &PolicySources) -> Result<String, LoadError> {
+        let compiled = compile(sources, self.on_invalid)?;
+        let version = compiled.version.to_string();
+        self.compiled.store(Arc::new(compiled));
+        Ok(version)
+    }
+
+    /// Revokes an agent, session or credential: from the next decision on, on
+    /// every thread, any request naming it is denied before policies run, with
+    /// `reason` in the decision.
+    pub fn revoke(&self, subject: Subject, reason: &str) {
+        let _writer = self.revocation_writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let next = self.revocations.load().with(revocation(subject, reason, self.clock.now()));
+        self.revocations.store(Arc::new(next));
+    }
+
+    /// Lifts a revocation; returns whether there was one.
+    pub fn restore(&self, subject: &Subject) -> bool {
+        let _writer = self.revocation_writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.revocations.load();
+        let had = current.by_subject.contains_key(subject);
+        self.revocations.store(Arc::new(current.without(subject)));
+        had
+    }
+
+    /// The revocations in force, sorted by subject.
+    pub fn revocations(&self) -> Vec<Revocation> {
+        self.revocations.load().by_subject.values().cloned().collect()
+    }
+
+    /// Writes the revocations to a JSON file (atomically: write, then rename).
+    pub fn save_revocations(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        self.revocations.load().save(path.as_ref())
+    }
+
+    /// Replaces the revocations with those saved in a JSON file.
+    pub fn load_revocations(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        let loaded = Revocations::load(path.as_ref())?;
+        let _writer = self.revocation_writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.revocations.store(Arc::new(loaded));
+        Ok(())
     }
 
     /// The error mode in force.
@@ -148,7 +211,7 @@ impl Engine {
 
     /// Every loaded policy's id, file, effect and annotations, sorted by id.
     pub fn policies(&self) -> Vec<Arc<PolicyInfo>> {
-        let mut out: Vec<Arc<PolicyInfo>> = self.compiled.meta.values().cloned().collect();
+        let mut out: Vec<Arc<PolicyInfo>> = self.compiled.load().meta.values().cloned().collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }
@@ -162,7 +225,23 @@ impl Engine {
     /// requests and for tests. Enforcement paths use [`Engine::authorize`].
     pub fn authorize_at(&self, request: &Request, now: SystemTime) -> Decision {
         let start = Instant::now();
-        let compiled = Arc::clone(&self.compiled);
+        let compiled = self.compiled.load_full();
+        if self.mode != ErrorMode::Cedar {
+            let context = match &request.context {
+                RequestContext::Json(m) => Some(m),
+                RequestContext::Typed(_) => None,
+            };
+            if let Some(g) = guards::check(&self.revocations.load(), &request.principal, context, now) {
+                return Decision {
+                    outcome: Outcome::Deny,
+                    reasons: vec![g],
+                    errors: vec![],
+                    ask_owners: vec![],
+                    policy_version: Arc::clone(&compiled.version),
+                    eval_time: start.elapsed(),
+                };
+            }
+        }
         match self.evaluate(&compiled, request, now) {
             Ok(eval) => self.conclude(&compiled, eval, start),
             Err(e) => request_denied(&compiled, e, start),
@@ -175,7 +254,7 @@ impl Engine {
         let start = Instant::now();
         match Request::from_json(request) {
             Ok(r) => self.authorize(&r),
-            Err(e) => request_denied(&self.compiled, e, start),
+            Err(e) => request_denied(&self.compiled.load(), e, start),
         }
     }
 
@@ -184,7 +263,7 @@ impl Engine {
         let start = Instant::now();
         match Request::from_json_str(request) {
             Ok(r) => self.authorize(&r),
-            Err(e) => request_denied(&self.compiled, e, start),
+            Err(e) => request_denied(&self.compiled.load(), e, start),
         }
     }
 

@@ -256,7 +256,12 @@ fn check(f: &Fixture, g: &Generated) -> Result<(), TestCaseError> {
         .map(|p| p.id.clone())
         .collect();
     let forbid_errored = d.errors.iter().any(|e| e.policy.as_ref().is_some_and(|p| forbids.contains(p)));
-    if forbid_errored {
+    if let Some(guard) = d.reasons.iter().find(|r| r.id.starts_with("guard:")) {
+        // The engine's credential guard denied before any policy ran; the example
+        // policies deny the same requests (credential-expired / -not-yet-valid).
+        prop_assert_eq!(d.outcome, Outcome::Deny);
+        prop_assert!(!want.allow, "guard {} denied what plain Cedar allows: {}", guard.id, g.request);
+    } else if forbid_errored {
         prop_assert_eq!(d.outcome, Outcome::Deny, "an erroring forbid must deny: {}", g.request);
     } else {
         prop_assert_eq!(d.outcome == Outcome::Allow, want.allow, "fail-closed decision differs for {}", g.request);

@@ -388,3 +388,159 @@ fn typed_coding_agent_builder_decides_like_the_json_form() {
         .unwrap();
     assert_eq!(engine.authorize_at(&approved, now).outcome, Outcome::Allow);
 }
+
+mod controls {
+    use super::*;
+    use agentauthz::Subject;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    fn example() -> Engine {
+        Engine::from_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent")).unwrap()
+    }
+
+    fn read_request(agent: &str, session: &str, credential: &str) -> Request {
+        Request::from_json(&json!({
+            "principal": format!("Agent::\"{agent}\""), "action": "read_repo", "resource": "Repository::\"acme/api\"",
+            "context": {"credential": {"id": credential, "issued_at": "2026-11-25T09:30:00Z", "expires_at": "2026-11-25T10:30:00Z", "scopes": ["repo:read"]},
+                        "session": {"id": session, "actions": 1, "repos_touched": 1}}}))
+        .unwrap()
+    }
+
+    fn at10() -> std::time::SystemTime {
+        agentauthz::parse_rfc3339("2026-11-25T10:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn revoking_an_agent_session_or_credential_denies_until_restored() {
+        let e = example();
+        let req = read_request("ci-bot", "s-1", "cred-1");
+        assert_eq!(e.authorize_at(&req, at10()).outcome, Outcome::Allow);
+        for subject in [
+            Subject::Agent("Agent::\"ci-bot\"".into()),
+            Subject::Session("s-1".into()),
+            Subject::Credential("cred-1".into()),
+        ] {
+            e.revoke(subject.clone(), "incident INC-42");
+            let d = e.authorize_at(&req, at10());
+            assert_eq!(d.outcome, Outcome::Deny, "{subject}");
+            assert_eq!(d.reason_ids(), ["guard:revoked"]);
+            assert!(d.reasons[0].annotations["reason"].contains("INC-42"));
+            assert_eq!(e.revocations().len(), 1);
+            // Another agent, session and credential are unaffected.
+            assert_eq!(e.authorize_at(&read_request("review-bot", "s-9", "cred-9"), at10()).outcome, Outcome::Allow);
+            assert!(e.restore(&subject));
+            assert!(!e.restore(&subject));
+            assert_eq!(e.authorize_at(&req, at10()).outcome, Outcome::Allow);
+        }
+    }
+
+    #[test]
+    fn revocations_survive_a_restart_through_a_file() {
+        let path = std::env::temp_dir().join(format!("agentauthz-revocations-{}.json", std::process::id()));
+        let e = example();
+        e.revoke(Subject::Session("s-7".into()), "leaked transcript");
+        e.save_revocations(&path).unwrap();
+        let fresh = example();
+        fresh.load_revocations(&path).unwrap();
+        assert_eq!(fresh.revocations(), e.revocations());
+        assert_eq!(fresh.authorize_at(&read_request("ci-bot", "s-7", "c"), at10()).outcome, Outcome::Deny);
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn expired_and_future_credentials_are_denied_before_policies() {
+        let e = engine(r#"@id("allow-all") permit(principal, action, resource);"#);
+        // This schema has no credential: the guard reads the JSON context only where present.
+        assert_eq!(ask(&e, "read", "Repo::\"r\"", json!({})).outcome, Outcome::Allow);
+        let e = example();
+        let mut req = json!({"principal": "Agent::\"ci-bot\"", "action": "read_repo", "resource": "Repository::\"acme/api\"",
+            "context": {"credential": {"id": "c", "issued_at": "2026-11-25T09:30:00Z", "expires_at": "2026-11-25T10:00:00Z", "scopes": ["repo:read"]},
+                        "session": {"id": "s", "actions": 1, "repos_touched": 1}}});
+        let d = e.authorize_at(&Request::from_json(&req).unwrap(), at10());
+        assert_eq!(d.reason_ids(), ["guard:credential-expired"]);
+        req["context"]["credential"]["issued_at"] = json!("2026-11-25T10:00:01Z");
+        req["context"]["credential"]["expires_at"] = json!("2026-11-25T10:30:00Z");
+        let d = e.authorize_at(&Request::from_json(&req).unwrap(), at10());
+        assert_eq!(d.reason_ids(), ["guard:credential-not-yet-valid"]);
+    }
+
+    #[test]
+    fn a_bad_reload_is_rejected_and_the_old_set_keeps_serving() {
+        let e = engine(BASE);
+        let v1 = e.policy_version();
+        let bad = PolicySources::from_strings(
+            SCHEMA,
+            "permit(principal, action, resource) when { resource.nope };",
+            Some(ENTITIES),
+        );
+        assert!(e.reload(&bad).is_err());
+        assert_eq!(e.policy_version(), v1);
+        assert_eq!(ask(&e, "read", "Repo::\"r\"", json!({})).outcome, Outcome::Allow);
+        let stricter = PolicySources::from_strings(
+            SCHEMA,
+            r#"@id("read-only") permit(principal, action == Action::"read", resource);"#,
+            Some(ENTITIES),
+        );
+        let v2 = e.reload(&stricter).unwrap();
+        assert_ne!(v1, v2);
+        assert_eq!(e.policy_version(), v2);
+        assert_eq!(ask(&e, "push", "Repo::\"r\"", json!({})).outcome, Outcome::Deny);
+    }
+
+    /// Deciding threads run while another thread reloads 1,000 times and revokes
+    /// and restores an agent; every decision names one of the two versions and is
+    /// consistent with it, and no decision that starts after a revocation is
+    /// visible allows the revoked agent.
+    #[test]
+    fn stress_reloads_and_revocations_while_deciding() {
+        let e = Arc::new(engine(BASE));
+        let v_base = e.policy_version();
+        let read_only = PolicySources::from_strings(
+            SCHEMA,
+            r#"@id("read-only") permit(principal, action == Action::"read", resource);"#,
+            Some(ENTITIES),
+        );
+        let base = PolicySources::from_strings(SCHEMA, BASE, Some(ENTITIES));
+        let v_read_only = e.reload(&read_only).unwrap();
+        e.reload(&base).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let revoked = Arc::new(AtomicBool::new(false));
+        let decisions = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (e, stop, revoked, decisions) =
+                    (Arc::clone(&e), Arc::clone(&stop), Arc::clone(&revoked), Arc::clone(&decisions));
+                let (v_base, v_read_only) = (v_base.clone(), v_read_only.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        let was_revoked = revoked.load(Ordering::SeqCst);
+                        let d = ask(&e, "push", "Repo::\"r\"", json!({}));
+                        decisions.fetch_add(1, Ordering::Relaxed);
+                        if was_revoked {
+                            assert_eq!(d.outcome, Outcome::Deny, "a revoked agent was allowed");
+                            continue;
+                        }
+                        let v = &*d.policy_version;
+                        assert!(v == v_base || v == v_read_only, "unknown version {v}");
+                        if d.outcome == Outcome::Allow {
+                            assert_eq!(v, v_base, "read-only set allowed a push");
+                            assert_eq!(d.reason_ids(), ["allow-all"]);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for i in 0..1_000 {
+            e.reload(if i % 2 == 0 { &read_only } else { &base }).unwrap();
+            if i == 500 {
+                e.revoke(Subject::Agent("Agent::\"a\"".into()), "stress");
+                revoked.store(true, Ordering::SeqCst);
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert!(decisions.load(Ordering::Relaxed) > 100, "the deciding threads barely ran");
+    }
+}
