@@ -16,6 +16,7 @@ use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome};
 use crate::error::{LoadError, PolicyIssue, RequestError};
+use crate::grants::{Grant, GrantSpec, Grants};
 use crate::guards::{self, revocation, Revocation, Revocations, Subject};
 use crate::request::{ActionRef, Request, RequestContext};
 use crate::request_shape::{context_pairs, Fast};
@@ -58,7 +59,9 @@ pub struct Engine {
     compiled: ArcSwap<Compiled>,
     /// Swapped whole on every revoke/restore; readers never lock.
     revocations: ArcSwap<Revocations>,
-    /// Serialises writers of `revocations` (revoke/restore), never readers.
+    /// Swapped whole on every grant change; readers never lock.
+    grants: ArcSwap<Grants>,
+    /// Serialises writers of `revocations` and `grants`, never readers.
     revocation_writer: Mutex<()>,
     on_invalid: OnInvalid,
     mode: ErrorMode,
@@ -102,6 +105,7 @@ impl EngineBuilder {
         Ok(Engine {
             compiled: ArcSwap::from_pointee(compiled),
             revocations: ArcSwap::from_pointee(Revocations::default()),
+            grants: ArcSwap::from_pointee(Grants::default()),
             revocation_writer: Mutex::new(()),
             on_invalid: self.on_invalid,
             mode: self.mode,
@@ -122,6 +126,8 @@ pub fn validate(sources: &PolicySources) -> Result<Vec<PolicyIssue>, LoadError> 
 struct Evaluation {
     satisfied_permits: Vec<PolicyId>,
     satisfied_forbids: Vec<PolicyId>,
+    /// Runtime grants that permit the request.
+    granted: Vec<Arc<PolicyInfo>>,
     /// (policy, message, is the policy a forbid)
     errors: Vec<(PolicyId, String, bool)>,
 }
@@ -175,6 +181,32 @@ impl Engine {
         let _writer = self.revocation_writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let next = self.revocations.load().with(revocation(subject, reason, self.clock.now()));
         self.revocations.store(Arc::new(next));
+    }
+
+    /// Adds a time-bound grant: a permit for `spec.principal` to do
+    /// `spec.actions` to `spec.resource` (or anything in it) until
+    /// `spec.expires_at`, effective at once and ending by itself (no reload, no
+    /// timer). Forbid policies still apply. Expired grants are dropped whenever
+    /// grants change. Returns the grant's id.
+    pub fn grant(&self, spec: GrantSpec) -> String {
+        let _writer = self.revocation_writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (next, id) = self.grants.load().with(spec, self.clock.now());
+        self.grants.store(Arc::new(next));
+        id
+    }
+
+    /// Removes a grant; returns whether it existed.
+    pub fn revoke_grant(&self, id: &str) -> bool {
+        let _writer = self.revocation_writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (next, found) = self.grants.load().without(id);
+        self.grants.store(Arc::new(next));
+        found
+    }
+
+    /// The grants in force (unexpired at the engine clock's current time).
+    pub fn grants(&self) -> Vec<Grant> {
+        let now = self.clock.now();
+        self.grants.load().by_principal.values().flatten().filter(|g| g.expires_at > now).cloned().collect()
     }
 
     /// Lifts a revocation; returns whether there was one.
@@ -310,10 +342,14 @@ impl Engine {
                 }
             }
         });
+        if self.mode != ErrorMode::Cedar {
+            eval.granted = self.grants.load().matching(&c.entities, &req.principal, &action, &req.resource, now);
+        }
         // Whether a permit holds matters only for ask-versus-deny, when no permit
         // is known yet and every satisfied forbid asks.
         let may_ask = self.mode != ErrorMode::Cedar
             && eval.satisfied_permits.is_empty()
+            && eval.granted.is_empty()
             && eval.satisfied_forbids.iter().all(|id| c.meta.get(id).is_some_and(|m| m.ask.is_some()));
         if may_ask {
             for bucket in permits_unknown {
@@ -337,7 +373,8 @@ impl Engine {
             })
             .collect();
         let forbids: Vec<Arc<PolicyInfo>> = eval.satisfied_forbids.iter().filter_map(info).collect();
-        let permits: Vec<Arc<PolicyInfo>> = eval.satisfied_permits.iter().filter_map(info).collect();
+        let mut permits: Vec<Arc<PolicyInfo>> = eval.satisfied_permits.iter().filter_map(info).collect();
+        permits.extend(eval.granted.iter().cloned());
         let forbid_errored = eval.errors.iter().any(|(_, _, is_forbid)| *is_forbid);
 
         let (outcome, mut reasons, mut ask_owners) = match self.mode {

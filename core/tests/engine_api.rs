@@ -543,4 +543,47 @@ mod controls {
         }
         assert!(decisions.load(Ordering::Relaxed) > 100, "the deciding threads barely ran");
     }
+
+    #[test]
+    fn a_grant_allows_until_it_expires_and_forbids_still_apply() {
+        use agentauthz::{entity_uid, GrantSpec};
+        // Only reads are permitted by policy; pushes to protected repos need approval.
+        let e = engine(
+            r#"@id("read") permit(principal, action == Action::"read", resource);
+               @id("protected") @ask("security") forbid(principal, action == Action::"push", resource) when { resource.protected };"#,
+        );
+        let t0 = agentauthz::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+        let push = |r: &str| {
+            Request::from_json(&json!({"principal": "Agent::\"a\"", "action": "push", "resource": r})).unwrap()
+        };
+        assert_eq!(e.authorize_at(&push("Repo::\"r\""), t0).outcome, Outcome::Deny);
+        let id = e.grant(GrantSpec {
+            principal: entity_uid("Agent", "a").unwrap(),
+            actions: vec![entity_uid("Action", "push").unwrap()],
+            resource: entity_uid("Repo", "r").unwrap(),
+            expires_at: t0 + std::time::Duration::from_secs(600),
+            reason: "hotfix INC-7".into(),
+        });
+        let d = e.authorize_at(&push("Repo::\"r\""), t0);
+        assert_eq!(d.outcome, Outcome::Allow);
+        assert_eq!(d.reason_ids(), [id.as_str()]);
+        assert_eq!(d.reasons[0].annotations["reason"], "hotfix INC-7");
+        // Another resource is not covered.
+        assert_eq!(e.authorize_at(&push("Repo::\"p\""), t0).outcome, Outcome::Deny);
+        // At expiry it stops matching, with no reload.
+        let later = t0 + std::time::Duration::from_secs(600);
+        assert_eq!(e.authorize_at(&push("Repo::\"r\""), later).outcome, Outcome::Deny);
+        // A grant does not override a forbid: on a protected repo the grant makes it ask.
+        let id2 = e.grant(GrantSpec {
+            principal: entity_uid("Agent", "a").unwrap(),
+            actions: vec![entity_uid("Action", "push").unwrap()],
+            resource: entity_uid("Repo", "p").unwrap(),
+            expires_at: t0 + std::time::Duration::from_secs(600),
+            reason: "x".into(),
+        });
+        assert_eq!(e.authorize_at(&push("Repo::\"p\""), t0).outcome, Outcome::Ask);
+        assert!(e.revoke_grant(&id2));
+        assert!(!e.revoke_grant(&id2));
+        assert_eq!(e.authorize_at(&push("Repo::\"p\""), t0).outcome, Outcome::Deny);
+    }
 }
