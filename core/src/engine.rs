@@ -21,6 +21,7 @@ use crate::guards::{self, revocation, Revocation, Revocations, Subject};
 use crate::request::{ActionRef, Request, RequestContext};
 use crate::request_shape::{context_pairs, Fast};
 use crate::scope_index::Bucket;
+use crate::sessions::{Reservation, SessionLimits, SessionTracker};
 use crate::source::PolicySources;
 
 /// How policy evaluation errors affect the outcome.
@@ -67,6 +68,7 @@ pub struct Engine {
     mode: ErrorMode,
     clock: Arc<dyn Clock>,
     authorizer: Authorizer,
+    sessions: Option<SessionTracker>,
 }
 
 /// Settings for building an [`Engine`]; see [`Engine::builder`].
@@ -76,6 +78,7 @@ pub struct EngineBuilder {
     mode: ErrorMode,
     clock: Arc<dyn Clock>,
     on_invalid: OnInvalid,
+    sessions: Option<SessionLimits>,
 }
 
 impl EngineBuilder {
@@ -99,6 +102,17 @@ impl EngineBuilder {
         self
     }
 
+    /// Keep per-session counters and supply them to policies: for a request
+    /// whose `context.session.id` is set, the engine fills `context.session.actions`
+    /// (allowed actions in the session, this one included), `.same_action`
+    /// (of this action) and `.repos_touched` (distinct `Repository` entities
+    /// touched: the resource or its ancestor), for whichever of them the
+    /// schema declares; callers' values for them are overwritten. Off by default.
+    pub fn session_counters(mut self, limits: SessionLimits) -> Self {
+        self.sessions = Some(limits);
+        self
+    }
+
     /// Parses, validates and indexes the sources.
     pub fn build(self) -> Result<Engine, LoadError> {
         let compiled = compile(&self.sources, self.on_invalid)?;
@@ -111,6 +125,7 @@ impl EngineBuilder {
             mode: self.mode,
             clock: self.clock,
             authorizer: Authorizer::new(),
+            sessions: self.sessions.map(SessionTracker::new),
         })
     }
 }
@@ -151,6 +166,7 @@ impl Engine {
             mode: ErrorMode::default(),
             clock: Arc::new(SystemClock),
             on_invalid: OnInvalid::Refuse,
+            sessions: None,
         }
     }
 
@@ -218,6 +234,11 @@ impl Engine {
         had
     }
 
+    /// How many sessions the session counters currently track (0 when off).
+    pub fn tracked_sessions(&self) -> usize {
+        self.sessions.as_ref().map_or(0, SessionTracker::len)
+    }
+
     /// The revocations in force, sorted by subject.
     pub fn revocations(&self) -> Vec<Revocation> {
         self.revocations.load().by_subject.values().cloned().collect()
@@ -274,10 +295,20 @@ impl Engine {
                 };
             }
         }
-        match self.evaluate(&compiled, request, now) {
+        let (counted, reservation) = match self.count_session(&compiled, request, now) {
+            Some((r, res)) => (Some(r), Some(res)),
+            None => (None, None),
+        };
+        let decision = match self.evaluate(&compiled, counted.as_ref().unwrap_or(request), now) {
             Ok(eval) => self.conclude(&compiled, eval, start),
             Err(e) => request_denied(&compiled, e, start),
+        };
+        if let (Some(tracker), Some(res)) = (&self.sessions, reservation) {
+            if decision.outcome != Outcome::Allow {
+                tracker.release(res);
+            }
         }
+        decision
     }
 
     /// Decides a request in the JSON form (see [`Request`]); a request that
@@ -297,6 +328,43 @@ impl Engine {
             Ok(r) => self.authorize(&r),
             Err(e) => request_denied(&self.compiled.load(), e, start),
         }
+    }
+
+    /// With session counters on: reserves this action in its session and returns
+    /// the request with the engine's counts in `context.session`.
+    fn count_session(&self, c: &Compiled, req: &Request, now: SystemTime) -> Option<(Request, Reservation)> {
+        let tracker = self.sessions.as_ref()?;
+        if self.mode == ErrorMode::Cedar {
+            return None;
+        }
+        let RequestContext::Json(map) = &req.context else { return None };
+        let session_id = map.get("session")?.get("id")?.as_str()?;
+        let action = resolve_action(c, &req.action).ok()?;
+        let declared = c.shapes.get(&action)?.session_counters();
+        if declared.is_empty() {
+            return None;
+        }
+        let repo_type = "Repository";
+        let repo = if req.resource.type_name().to_string() == repo_type {
+            Some(req.resource.id().unescaped().to_string())
+        } else {
+            c.entities.ancestors(&req.resource).and_then(|mut a| {
+                a.find(|u| u.type_name().to_string() == repo_type).map(|u| u.id().unescaped().to_string())
+            })
+        };
+        let (counts, reservation) = tracker.reserve(session_id, &action.to_string(), repo.as_deref(), now);
+        let mut map = map.clone();
+        if let Some(Value::Object(session)) = map.get_mut("session") {
+            for name in declared {
+                let value = match name {
+                    "actions" => counts.actions,
+                    "same_action" => counts.same_action,
+                    _ => counts.repos_touched,
+                };
+                session.insert(name.to_string(), Value::from(value));
+            }
+        }
+        Some((req.clone().with_context_json(map), reservation))
     }
 
     fn evaluate(&self, c: &Compiled, req: &Request, now: SystemTime) -> Result<Evaluation, RequestError> {

@@ -11,6 +11,7 @@ mod guards;
 mod request;
 mod request_shape;
 mod scope_index;
+mod sessions;
 mod source;
 
 pub mod cases;
@@ -25,4 +26,5 @@ pub use error::{LoadError, PolicyIssue, RequestError};
 pub use grants::{Grant, GrantSpec};
 pub use guards::{Revocation, Subject};
 pub use request::{entity_uid, Request, MAX_CONTEXT_DEPTH, MAX_REQUEST_BYTES};
+pub use sessions::SessionLimits;
 pub use source::{NamedText, PolicySources};

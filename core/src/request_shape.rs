@@ -57,6 +57,21 @@ pub(crate) struct ActionShape {
     pub declares_now: bool,
 }
 
+impl ActionShape {
+    /// The engine-kept session counters (`actions`, `same_action`,
+    /// `repos_touched`) that this action's `context.session` declares as `Long`.
+    pub(crate) fn session_counters(&self) -> Vec<&'static str> {
+        let Some(Ty::Record(session)) = self.context.as_ref().and_then(|c| c.attrs.get("session")).map(|(t, _)| t)
+        else {
+            return Vec::new();
+        };
+        ["actions", "same_action", "repos_touched"]
+            .into_iter()
+            .filter(|n| session.attrs.get(*n).is_some_and(|(t, _)| *t == Ty::Long))
+            .collect()
+    }
+}
+
 /// The outcome of the fast path.
 pub(crate) enum Fast<T> {
     Done(T),

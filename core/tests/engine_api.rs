@@ -586,4 +586,40 @@ mod controls {
         assert!(!e.revoke_grant(&id2));
         assert_eq!(e.authorize_at(&push("Repo::\"p\""), t0).outcome, Outcome::Deny);
     }
+
+    #[test]
+    fn session_counters_are_kept_by_the_engine_and_bound_blast_radius() {
+        use agentauthz::SessionLimits;
+        let schema = r#"entity Agent; entity Repository; entity File in [Repository];
+            action push appliesTo { principal: Agent, resource: [Repository, File],
+              context: { session: { id: String, actions: Long, repos_touched: Long, same_action?: Long } } };"#;
+        let policies = r#"@id("all") permit(principal, action, resource);
+            @id("blast") @ask("security") forbid(principal, action, resource) when { context.session.repos_touched > 3 };
+            @id("budget") forbid(principal, action, resource) when { context.session has same_action && context.session.same_action > 5 };"#;
+        let entities = r#"[{"uid": {"type": "File", "id": "r1/a.rs"}, "attrs": {}, "parents": [{"type": "Repository", "id": "r1"}]}]"#;
+        let e = Engine::builder(PolicySources::from_strings(schema, policies, Some(entities)))
+            .session_counters(SessionLimits::default())
+            .build()
+            .unwrap();
+        let push = |session: &str, resource: &str| {
+            // The caller's counters (zeros) are overwritten by the engine's.
+            e.authorize_json(&json!({"principal": "Agent::\"a\"", "action": "push", "resource": resource,
+                "context": {"session": {"id": session, "actions": 0, "repos_touched": 0}}}))
+                .outcome
+        };
+        assert_eq!(push("s", "Repository::\"r1\""), Outcome::Allow);
+        assert_eq!(push("s", "Repository::\"r2\""), Outcome::Allow);
+        assert_eq!(push("s", "File::\"r1/a.rs\""), Outcome::Allow, "a file of r1 is not a new repository");
+        assert_eq!(push("s", "Repository::\"r3\""), Outcome::Allow);
+        assert_eq!(push("s", "Repository::\"r4\""), Outcome::Ask, "a fourth repository asks");
+        // The ask was not counted: r1 is still fine, and another session is independent.
+        assert_eq!(push("s", "Repository::\"r1\""), Outcome::Allow);
+        assert_eq!(push("other", "Repository::\"r4\""), Outcome::Allow);
+        assert_eq!(
+            push("s", "Repository::\"r2\""),
+            Outcome::Deny,
+            "the 6th push of the session exceeds the budget of 5"
+        );
+        assert_eq!(e.tracked_sessions(), 2);
+    }
 }
