@@ -15,19 +15,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust: tests (unit, property, differential, conformance, CLI, docs)"
 cargo test --locked -p agentauthz -p agentauthz-cli
 
-if [ -f bindings-python/pyproject.toml ]; then
-  step "Python binding: build, install, test"
-  [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet --force-reinstall --no-deps ./bindings-python
-  .venv/bin/python -m pip install --quiet './bindings-python[test]'
-  .venv/bin/python -m pytest bindings-python/tests -q
-  if [ -f bindings-python/stubtest-allowlist.txt ]; then
-    .venv/bin/python -m mypy.stubtest agentauthz._native --allowlist bindings-python/stubtest-allowlist.txt
-  else
-    .venv/bin/python -m mypy.stubtest agentauthz._native
-  fi
-fi
+step "Python binding: build (maturin, from source), install, test (incl. mypy stubtest)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet './bindings-python[test]'
+.venv/bin/python -m pytest bindings-python/tests -q
 
 if [ -f bindings-node/package.json ]; then
   step "Node binding: build from source, test"

@@ -1,0 +1,435 @@
+//! Python objects to and from the values the core understands.
+//!
+//! Python to JSON is depth-limited (a cyclic or very deep structure stops at
+//! the limit instead of exhausting the stack) and size-limited (a huge or
+//! exponentially shared structure stops at [`agentauthz::MAX_REQUEST_BYTES`]).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use agentauthz::cedar_policy::{EntityId, EntityTypeName, EntityUid};
+use agentauthz::{MAX_CONTEXT_DEPTH, MAX_REQUEST_BYTES};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyDateTime, PyDelta, PyDeltaAccess, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple,
+};
+use serde_json::{Map, Value};
+
+/// Deepest nesting accepted in entity data given as Python objects.
+pub(crate) const MAX_ENTITY_DEPTH: usize = 128;
+
+/// A conversion failure: what went wrong and where (path segments, innermost first).
+#[derive(Debug)]
+pub(crate) struct ConvError {
+    path: Vec<String>,
+    message: String,
+}
+
+impl ConvError {
+    fn new(message: impl Into<String>) -> Self {
+        Self { path: Vec::new(), message: message.into() }
+    }
+
+    fn at(mut self, segment: String) -> Self {
+        self.path.push(segment);
+        self
+    }
+
+    /// `"<root>['a'][0]: message"`.
+    pub(crate) fn describe(&self, root: &str) -> String {
+        let mut where_ = root.to_string();
+        for seg in self.path.iter().rev() {
+            where_.push_str(seg);
+        }
+        format!("{where_}: {}", self.message)
+    }
+}
+
+/// Limits and running totals of one conversion.
+pub(crate) struct Limits {
+    max_depth: usize,
+    budget: usize,
+}
+
+impl Limits {
+    /// Limits for a request context: [`MAX_CONTEXT_DEPTH`] and [`MAX_REQUEST_BYTES`].
+    pub(crate) fn context() -> Self {
+        Self { max_depth: MAX_CONTEXT_DEPTH, budget: MAX_REQUEST_BYTES }
+    }
+
+    /// Limits for entity data: [`MAX_ENTITY_DEPTH`] and 64 MiB.
+    pub(crate) fn entities() -> Self {
+        Self { max_depth: MAX_ENTITY_DEPTH, budget: 64 << 20 }
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<(), ConvError> {
+        match self.budget.checked_sub(bytes.saturating_add(8)) {
+            Some(rest) => {
+                self.budget = rest;
+                Ok(())
+            }
+            None => Err(ConvError::new(format!("value is too large (over {MAX_REQUEST_BYTES} bytes once converted)"))),
+        }
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+}
+
+/// A Python `str` as Rust UTF-8; lone surrogates are refused.
+pub(crate) fn py_str(s: &Bound<'_, PyString>) -> Result<String, ConvError> {
+    s.to_cow()
+        .map(|c| c.into_owned())
+        .map_err(|_| ConvError::new("string is not valid Unicode (it contains a lone surrogate)"))
+}
+
+/// Converts a context `dict` to a Cedar JSON record.
+pub(crate) fn context_map(obj: &Bound<'_, PyAny>, limits: &mut Limits) -> Result<Map<String, Value>, ConvError> {
+    match obj.cast::<PyDict>() {
+        Ok(d) => dict_to_map(d, 0, limits),
+        Err(_) => Err(ConvError::new(format!("context must be a dict, got {}", type_name(obj)))),
+    }
+}
+
+fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize, limits: &mut Limits) -> Result<Map<String, Value>, ConvError> {
+    let mut map = Map::new();
+    // Snapshot first: converting a value may run Python code (a tzinfo, a set
+    // subclass) that mutates the dict, which must not disturb the iteration.
+    let items: Vec<_> = d.iter().collect();
+    for (k, v) in items {
+        let key = match k.cast::<PyString>() {
+            Ok(s) => py_str(s).map_err(|e| e.at(format!("[{}]", short_repr(&k))))?,
+            Err(_) => {
+                return Err(ConvError::new(format!("keys must be str, got {} {}", type_name(&k), short_repr(&k))))
+            }
+        };
+        // None in a record means "attribute absent" (for optional attributes).
+        if v.is_none() {
+            continue;
+        }
+        let value = limits
+            .charge(key.len())
+            .and_then(|()| to_json(&v, depth + 1, limits))
+            .map_err(|e| e.at(format!("[{}]", short_repr(&k))))?;
+        map.insert(key, value);
+    }
+    Ok(map)
+}
+
+fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+    let r = obj.repr().map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| "<unprintable>".into());
+    if r.chars().count() > 60 {
+        let mut s: String = r.chars().take(57).collect();
+        s.push_str("...");
+        s
+    } else {
+        r
+    }
+}
+
+/// Converts one Python value to Cedar JSON at `depth` (a record's attributes are
+/// at depth 1). Strings, bools, ints (64-bit), dicts (records), lists, tuples
+/// and sets (Cedar sets), `datetime` (aware only) and `timedelta` are accepted;
+/// the last two become Cedar literal strings (`2026-11-25T10:00:00.000Z`,
+/// `90000ms`) that the schema turns into `datetime` and `duration` values.
+pub(crate) fn to_json(obj: &Bound<'_, PyAny>, depth: usize, limits: &mut Limits) -> Result<Value, ConvError> {
+    if depth > limits.max_depth {
+        return Err(ConvError::new(format!("nested deeper than {} levels (or cyclic)", limits.max_depth)));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = py_str(s)?;
+        limits.charge(s.len())?;
+        return Ok(Value::String(s));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        limits.charge(0)?;
+        return dict_to_map(d, depth, limits).map(Value::Object);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        limits.charge(0)?;
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        limits.charge(0)?;
+        return match obj.extract::<i64>() {
+            Ok(i) => Ok(Value::from(i)),
+            Err(_) => {
+                Err(ConvError::new(format!("int {} is out of range for a Cedar Long (64-bit signed)", short_repr(obj))))
+            }
+        };
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        limits.charge(0)?;
+        // Index-based: the list may change size if a __repr__ elsewhere mutates it.
+        let mut out = Vec::with_capacity(l.len());
+        let mut i = 0;
+        while let Ok(item) = l.get_item(i) {
+            out.push(to_json(&item, depth + 1, limits).map_err(|e| e.at(format!("[{i}]")))?);
+            i += 1;
+        }
+        return Ok(Value::Array(out));
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        limits.charge(0)?;
+        let mut out = Vec::with_capacity(t.len());
+        for (i, item) in t.iter().enumerate() {
+            out.push(to_json(&item, depth + 1, limits).map_err(|e| e.at(format!("[{i}]")))?);
+        }
+        return Ok(Value::Array(out));
+    }
+    if obj.is_instance_of::<PySet>() || obj.is_instance_of::<PyFrozenSet>() {
+        limits.charge(0)?;
+        let mut out = Vec::new();
+        let iter = obj.try_iter().map_err(|e| ConvError::new(format!("cannot iterate the set: {e}")))?;
+        for item in iter {
+            let item = item.map_err(|e| ConvError::new(format!("cannot iterate the set: {e}")))?;
+            out.push(to_json(&item, depth + 1, limits).map_err(|e| e.at("{...}".into()))?);
+        }
+        return Ok(Value::Array(out));
+    }
+    if let Ok(dt) = obj.cast::<PyDateTime>() {
+        limits.charge(32)?;
+        // A plain string: the core reads it as a `datetime` where the schema
+        // declares one (its fast path; an `__extn` escape would take Cedar's slow one).
+        return Ok(Value::String(datetime_to_cedar(dt)?));
+    }
+    if let Ok(td) = obj.cast::<PyDelta>() {
+        limits.charge(32)?;
+        return Ok(Value::String(timedelta_to_cedar(td)));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Err(ConvError::new(format!(
+            "float {} is not supported: Cedar has no floating-point numbers (use an int)",
+            short_repr(obj)
+        )));
+    }
+    if obj.is_none() {
+        return Err(ConvError::new("None is not a Cedar value (leave the attribute out instead)"));
+    }
+    Err(ConvError::new(format!(
+        "{} {} has no Cedar equivalent (use str, int, bool, dict, list, set, datetime or timedelta)",
+        type_name(obj),
+        short_repr(obj)
+    )))
+}
+
+static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static EPOCH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn utc(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    UTC.get_or_try_init(py, || Ok::<_, PyErr>(py.import("datetime")?.getattr("timezone")?.getattr("utc")?.unbind()))
+        .map(|u| u.bind(py))
+}
+
+/// Converts an aware `datetime` to UTC; naive ones are refused (they have no
+/// defined instant: Python itself reads them as local time or as UTC
+/// depending on the call).
+fn aware_utc<'py>(dt: &Bound<'py, PyDateTime>) -> Result<Bound<'py, PyAny>, ConvError> {
+    let py = dt.py();
+    let offset = dt
+        .call_method0("utcoffset")
+        .map_err(|e| ConvError::new(format!("cannot read the datetime's UTC offset: {e}")))?;
+    if offset.is_none() {
+        return Err(ConvError::new(format!(
+            "naive datetime {} is refused: attach a timezone (e.g. datetime.now(timezone.utc))",
+            short_repr(dt.as_any())
+        )));
+    }
+    let utc = utc(py).map_err(|e| ConvError::new(e.to_string()))?;
+    dt.call_method1("astimezone", (utc,))
+        .map_err(|e| ConvError::new(format!("cannot convert the datetime to UTC: {e}")))
+}
+
+/// An aware `datetime` as a Cedar `datetime` literal, `YYYY-MM-DDThh:mm:ss.SSSZ`
+/// (UTC, milliseconds; finer digits are truncated).
+pub(crate) fn datetime_to_cedar(dt: &Bound<'_, PyDateTime>) -> Result<String, ConvError> {
+    let u = aware_utc(dt)?;
+    let field = |name: &str| -> Result<i64, ConvError> {
+        u.getattr(name)
+            .and_then(|v| v.extract::<i64>())
+            .map_err(|e| ConvError::new(format!("cannot read datetime.{name}: {e}")))
+    };
+    Ok(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        field("year")?,
+        field("month")?,
+        field("day")?,
+        field("hour")?,
+        field("minute")?,
+        field("second")?,
+        field("microsecond")? / 1000
+    ))
+}
+
+/// A `timedelta` as a Cedar `duration` literal in milliseconds, e.g. `-1500ms`
+/// (sub-millisecond parts are truncated toward zero).
+pub(crate) fn timedelta_to_cedar(td: &Bound<'_, PyDelta>) -> String {
+    let micros = i128::from(td.get_days()) * 86_400_000_000
+        + i128::from(td.get_seconds()) * 1_000_000
+        + i128::from(td.get_microseconds());
+    format!("{}ms", micros / 1000)
+}
+
+/// A `now=` argument: an aware `datetime` or an RFC 3339 string.
+pub(crate) fn instant(obj: &Bound<'_, PyAny>) -> Result<SystemTime, ConvError> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        let text = py_str(s)?;
+        return agentauthz::parse_rfc3339(&text)
+            .ok_or_else(|| ConvError::new(format!("{text:?} is not an RFC 3339 instant like 2026-11-25T10:00:00Z")));
+    }
+    let Ok(dt) = obj.cast::<PyDateTime>() else {
+        return Err(ConvError::new(format!(
+            "expected an aware datetime or an RFC 3339 string, got {}",
+            type_name(obj)
+        )));
+    };
+    let py = obj.py();
+    let u = aware_utc(dt)?;
+    let epoch = EPOCH
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            let utc = utc(py)?;
+            Ok(py.import("datetime")?.getattr("datetime")?.call((1970, 1, 1, 0, 0, 0, 0, utc), None)?.unbind())
+        })
+        .map_err(|e| ConvError::new(e.to_string()))?;
+    let delta = u.call_method1("__sub__", (epoch.bind(py),)).map_err(|e| ConvError::new(e.to_string()))?;
+    let delta = delta.cast::<PyDelta>().map_err(|e| ConvError::new(e.to_string()))?;
+    let micros = i64::from(delta.get_days()) * 86_400_000_000
+        + i64::from(delta.get_seconds()) * 1_000_000
+        + i64::from(delta.get_microseconds());
+    let magnitude = Duration::from_micros(micros.unsigned_abs());
+    let t = if micros >= 0 { UNIX_EPOCH.checked_add(magnitude) } else { UNIX_EPOCH.checked_sub(magnitude) };
+    t.ok_or_else(|| ConvError::new("datetime is out of the representable range"))
+}
+
+/// Cedar JSON to Python objects (dicts, lists, str, int, float, bool, None).
+pub(crate) fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    json_to_py_depth(py, value, 0)
+}
+
+fn json_to_py_depth<'py>(py: Python<'py>, value: &Value, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    if depth > 256 {
+        return Err(pyo3::exceptions::PyValueError::new_err("value nested too deeply to convert"));
+    }
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(json_to_py_depth(py, item, depth + 1)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, json_to_py_depth(py, v, depth + 1)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+thread_local! {
+    /// Parsed entity type names, per thread: a type name is parsed by Cedar's
+    /// parser once, not on every request. Bounded (cleared when full).
+    static TYPE_NAMES: RefCell<HashMap<String, EntityTypeName>> = RefCell::new(HashMap::new());
+}
+
+const TYPE_CACHE_MAX: usize = 4096;
+
+/// Builds an entity uid from a type name and id, parsing each type name once per thread.
+pub(crate) fn uid_from_parts(type_name: &str, id: &str) -> Result<EntityUid, String> {
+    let cached = TYPE_NAMES.with(|c| c.borrow().get(type_name).cloned());
+    let t = match cached {
+        Some(t) => t,
+        None => {
+            let t = EntityTypeName::from_str(type_name)
+                .map_err(|e| format!("`{type_name}` is not a valid entity type name: {e}"))?;
+            TYPE_NAMES.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() >= TYPE_CACHE_MAX {
+                    c.clear();
+                }
+                c.insert(type_name.to_string(), t.clone());
+            });
+            t
+        }
+    };
+    Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
+}
+
+/// Parses `Type::"id"`. The common shape (no escapes, no spaces) is split
+/// directly; anything else goes through Cedar's parser, so both agree.
+pub(crate) fn uid_from_str(s: &str) -> Result<EntityUid, String> {
+    if let Some(pos) = s.find("::\"") {
+        if let (Some(ty), Some(rest)) = (s.get(..pos), s.get(pos + 3..)) {
+            if let Some(id) = rest.strip_suffix('"') {
+                let plain_type =
+                    !ty.is_empty() && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+                if plain_type && !id.contains(['"', '\\']) {
+                    return uid_from_parts(ty, id);
+                }
+            }
+        }
+    }
+    EntityUid::from_str(s).map_err(|e| format!("`{s}` is not an entity reference like Type::\"id\": {e}"))
+}
+
+/// An entity reference given as `'Type::"id"'`, `("Type", "id")` or
+/// `{"type": "Type", "id": "id"}`.
+pub(crate) fn entity_ref(obj: &Bound<'_, PyAny>) -> Result<EntityUid, String> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = py_str(s).map_err(|e| e.message)?;
+        return uid_from_str(&s);
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        if t.len() == 2 {
+            if let (Ok(ty), Ok(id)) = (t.get_item(0), t.get_item(1)) {
+                if let (Ok(ty), Ok(id)) = (ty.cast::<PyString>(), id.cast::<PyString>()) {
+                    let ty = py_str(ty).map_err(|e| e.message)?;
+                    let id = py_str(id).map_err(|e| e.message)?;
+                    return uid_from_parts(&ty, &id);
+                }
+            }
+        }
+        return Err(format!("a tuple entity reference must be (type, id) strings, got {}", short_repr(obj)));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let inner = match d.get_item("__entity") {
+            Ok(Some(i)) => i,
+            _ => d.clone().into_any(),
+        };
+        if let Ok(inner) = inner.cast::<PyDict>() {
+            if inner.len() == 2 {
+                if let (Ok(Some(ty)), Ok(Some(id))) = (inner.get_item("type"), inner.get_item("id")) {
+                    if let (Ok(ty), Ok(id)) = (ty.cast::<PyString>(), id.cast::<PyString>()) {
+                        let ty = py_str(ty).map_err(|e| e.message)?;
+                        let id = py_str(id).map_err(|e| e.message)?;
+                        return uid_from_parts(&ty, &id);
+                    }
+                }
+            }
+        }
+        return Err(format!("a dict entity reference needs exactly str keys 'type' and 'id', got {}", short_repr(obj)));
+    }
+    Err(format!(
+        "expected 'Type::\"id\"', a (type, id) tuple or a {{'type', 'id'}} dict, got {} {}",
+        type_name(obj),
+        short_repr(obj)
+    ))
+}

@@ -1,0 +1,50 @@
+"""Shared fixtures: the example policy folder, located relative to this file."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+import agentauthz
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "policies-examples" / "coding-agent"
+CASES = EXAMPLE / "cases.toml"
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+
+BASE_CONTEXT: Dict[str, Any] = {
+    "credential": {
+        "id": "cred-1",
+        "issued_at": datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc),
+        "expires_at": datetime(2026, 11, 25, 10, 30, tzinfo=timezone.utc),
+        "scopes": ["repo:read", "repo:write", "api"],
+    },
+    "session": {"id": "s-1", "actions": 3, "repos_touched": 1},
+}
+
+
+def ctx(**extra: Any) -> Dict[str, Any]:
+    """The base context (valid credential at NOW) plus `extra` attributes."""
+    c = copy.deepcopy(BASE_CONTEXT)
+    c.update(extra)
+    return c
+
+
+@pytest.fixture(scope="session")
+def engine() -> agentauthz.Engine:
+    """The coding-agent example engine."""
+    return agentauthz.Engine.from_dir(EXAMPLE)
+
+
+@pytest.fixture(scope="session")
+def texts() -> Dict[str, str]:
+    """The example folder's schema, policies (concatenated) and entities as text."""
+    return {
+        "schema": (EXAMPLE / "coding-agent.cedarschema").read_text(),
+        "policies": "\n".join(p.read_text() for p in sorted(EXAMPLE.glob("*.cedar"))),
+        "entities": (EXAMPLE / "entities.json").read_text(),
+    }
