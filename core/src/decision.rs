@@ -72,6 +72,9 @@ pub struct Decision {
     pub errors: Vec<DecisionError>,
     /// For ask: the owners whose approval is needed (from `@ask`), sorted.
     pub ask_owners: Vec<String>,
+    /// For ask (and for an allow granted by an approval): the stable id to
+    /// pass to `Engine::approve` once the owner approves.
+    pub approval_id: Option<String>,
     /// The version (content hash) of the policy set that decided.
     pub policy_version: Arc<str>,
     /// Time spent deciding, from request to decision.
@@ -119,6 +122,7 @@ impl Decision {
             "errors": self.errors,
             "ask_owner": self.ask_owner(),
             "ask_owners": self.ask_owners,
+            "approval_id": self.approval_id,
             "policy_version": &*self.policy_version,
             "eval_us": (self.eval_time.as_nanos() as f64) / 1000.0,
         })

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use cedar_policy::{
     AuthorizationError, Authorizer, Context, Decision as CedarDecision, Effect, EntityUid, PolicyId,
@@ -12,6 +12,7 @@ use cedar_policy::{
 };
 use serde_json::Value;
 
+use crate::approvals::{approval_id, ApprovalError, Approvals};
 use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome};
@@ -69,6 +70,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     authorizer: Authorizer,
     sessions: Option<SessionTracker>,
+    approvals: Approvals,
 }
 
 /// Settings for building an [`Engine`]; see [`Engine::builder`].
@@ -126,6 +128,7 @@ impl EngineBuilder {
             clock: self.clock,
             authorizer: Authorizer::new(),
             sessions: self.sessions.map(SessionTracker::new),
+            approvals: Approvals::default(),
         })
     }
 }
@@ -290,6 +293,7 @@ impl Engine {
                     reasons: vec![g],
                     errors: vec![],
                     ask_owners: vec![],
+                    approval_id: None,
                     policy_version: Arc::clone(&compiled.version),
                     eval_time: start.elapsed(),
                 };
@@ -299,10 +303,13 @@ impl Engine {
             Some((r, res)) => (Some(r), Some(res)),
             None => (None, None),
         };
-        let decision = match self.evaluate(&compiled, counted.as_ref().unwrap_or(request), now) {
+        let mut decision = match self.evaluate(&compiled, counted.as_ref().unwrap_or(request), now) {
             Ok(eval) => self.conclude(&compiled, eval, start),
             Err(e) => request_denied(&compiled, e, start),
         };
+        if decision.outcome == Outcome::Ask {
+            self.apply_approval(&compiled, request, &mut decision, now);
+        }
         if let (Some(tracker), Some(res)) = (&self.sessions, reservation) {
             if decision.outcome != Outcome::Allow {
                 tracker.release(res);
@@ -328,6 +335,25 @@ impl Engine {
             Ok(r) => self.authorize(&r),
             Err(e) => request_denied(&self.compiled.load(), e, start),
         }
+    }
+
+    /// An ask with a live approval becomes allow (consuming one use); any other
+    /// ask is remembered so that its id can be approved.
+    fn apply_approval(&self, c: &Compiled, req: &Request, decision: &mut Decision, now: SystemTime) {
+        let action = resolve_action(c, &req.action).map(|a| a.to_string()).unwrap_or_else(|_| req.action_text());
+        let id = approval_id(&req.principal.to_string(), &action, &req.resource.to_string(), &decision.reason_ids());
+        if let Some(approval) = self.approvals.consume_or_record(&id, now) {
+            decision.outcome = Outcome::Allow;
+            decision.reasons = vec![approval];
+            decision.ask_owners.clear();
+        }
+        decision.approval_id = Some(id);
+    }
+
+    /// Records a human approval for an ask's `approval_id`: the same request is
+    /// allowed for `ttl` (by the engine clock) and at most `uses` times.
+    pub fn approve(&self, approval_id: &str, approver: &str, ttl: Duration, uses: u32) -> Result<(), ApprovalError> {
+        self.approvals.approve(approval_id, approver, ttl, uses, self.clock.now())
     }
 
     /// With session counters on: reserves this action in its session and returns
@@ -476,6 +502,7 @@ impl Engine {
             reasons,
             errors,
             ask_owners,
+            approval_id: None,
             policy_version: Arc::clone(&c.version),
             eval_time: start.elapsed(),
         }
@@ -488,6 +515,7 @@ fn request_denied(c: &Compiled, error: RequestError, start: Instant) -> Decision
         reasons: vec![],
         errors: vec![DecisionError { policy: None, message: error.to_string() }],
         ask_owners: vec![],
+        approval_id: None,
         policy_version: Arc::clone(&c.version),
         eval_time: start.elapsed(),
     }

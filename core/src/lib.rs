@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod approvals;
 mod clock;
 mod compile;
 mod decision;
@@ -17,6 +18,7 @@ mod source;
 pub mod cases;
 pub mod coding_agent;
 
+pub use approvals::ApprovalError;
 pub use cedar_policy;
 pub use clock::{format_rfc3339_millis, parse_rfc3339, Clock, FixedClock, SystemClock};
 pub use compile::PolicyInfo;

@@ -622,4 +622,38 @@ mod controls {
         );
         assert_eq!(e.tracked_sessions(), 2);
     }
+
+    #[test]
+    fn an_approval_turns_the_same_ask_into_allow_within_its_bounds() {
+        let e = engine(BASE);
+        let d = ask(&e, "push", "Repo::\"p\"", json!({}));
+        assert_eq!(d.outcome, Outcome::Ask);
+        let id = d.approval_id.clone().unwrap();
+        assert_eq!(d.to_json()["approval_id"], json!(id));
+        // The same ask gets the same id; another resource a different one.
+        assert_eq!(ask(&e, "push", "Repo::\"p\"", json!({})).approval_id.as_deref(), Some(id.as_str()));
+        assert!(matches!(
+            e.approve("apr-0000000000000000", "carol", std::time::Duration::from_secs(60), 1),
+            Err(agentauthz::ApprovalError::Unknown(_))
+        ));
+        assert!(e.approve(&id, "carol", std::time::Duration::from_secs(600), 0).is_err());
+        e.approve(&id, "carol@acme.dev", std::time::Duration::from_secs(600), 2).unwrap();
+        for _ in 0..2 {
+            let d = ask(&e, "push", "Repo::\"p\"", json!({}));
+            assert_eq!(d.outcome, Outcome::Allow);
+            assert_eq!(d.reasons[0].annotations["approver"], "carol@acme.dev");
+        }
+        assert_eq!(ask(&e, "push", "Repo::\"p\"", json!({})).outcome, Outcome::Ask, "two uses, then ask again");
+        // A hard deny is never turned into allow by an approval.
+        assert_eq!(ask(&e, "push", "Repo::\"p\"", json!({"n": 101})).outcome, Outcome::Deny);
+        // Time-bounded: approved again, the approval ends at its ttl.
+        e.approve(&id, "carol", std::time::Duration::from_secs(60), 100).unwrap();
+        let req = Request::from_json(
+            &json!({"principal": "Agent::\"a\"", "action": "push", "resource": "Repo::\"p\"", "context": {}}),
+        )
+        .unwrap();
+        let t0 = agentauthz::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+        assert_eq!(e.authorize_at(&req, t0 + std::time::Duration::from_secs(59)).outcome, Outcome::Allow);
+        assert_eq!(e.authorize_at(&req, t0 + std::time::Duration::from_secs(60)).outcome, Outcome::Ask);
+    }
 }
