@@ -82,5 +82,48 @@ fn decide(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decide);
+/// The added cost of runtime controls on the same requests: revocations and
+/// grants present (not matching), and engine-kept session counters.
+fn controls(c: &mut Criterion) {
+    use agentauthz::{entity_uid, GrantSpec, SessionLimits, Subject};
+    let cases = example_cases();
+    let requests: Vec<_> = cases
+        .iter()
+        .map(|c| {
+            (agentauthz::Request::from_json(&c.request).unwrap(), parse_rfc3339(c.now.as_deref().unwrap()).unwrap())
+        })
+        .collect();
+    let plain = Engine::from_dir(example_dir()).unwrap();
+    let controlled = Engine::from_dir(example_dir()).unwrap();
+    for i in 0..100 {
+        controlled.revoke(Subject::Agent(format!("Agent::\"retired-{i}\"")), "bench");
+        controlled.grant(GrantSpec {
+            principal: entity_uid("Agent", &format!("temp-{i}")).unwrap(),
+            actions: vec![entity_uid("Action", "read_repo").unwrap()],
+            resource: entity_uid("Repository", "acme/api").unwrap(),
+            expires_at: std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+            reason: "bench".into(),
+        });
+    }
+    let counted = Engine::builder(PolicySources::from_dir(example_dir()).unwrap())
+        .session_counters(SessionLimits::default())
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("runtime controls (example policies)");
+    for (name, engine) in
+        [("no controls", &plain), ("100 revocations + 100 grants", &controlled), ("session counters", &counted)]
+    {
+        let mut i = 0usize;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let (r, now) = &requests[i % requests.len()];
+                i += 1;
+                engine.authorize_at(r, *now)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decide, controls);
 criterion_main!(benches);

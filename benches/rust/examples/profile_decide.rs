@@ -4,7 +4,28 @@ use agentauthz::{parse_rfc3339, Engine};
 use agentauthz_benches::{example_cases, example_dir};
 
 fn main() {
-    let engine = Engine::from_dir(example_dir()).unwrap();
+    // VARIANT=controls: 100 revocations and 100 grants present; VARIANT=sessions:
+    // engine-kept session counters. Compare instruction counts under callgrind.
+    let variant = std::env::var("VARIANT").unwrap_or_default();
+    let sources = agentauthz::PolicySources::from_dir(example_dir()).unwrap();
+    let mut builder = Engine::builder(sources);
+    if variant == "sessions" {
+        builder = builder.session_counters(agentauthz::SessionLimits::default());
+    }
+    let engine = builder.build().unwrap();
+    if variant == "controls" {
+        use agentauthz::{entity_uid, GrantSpec, Subject};
+        for i in 0..100 {
+            engine.revoke(Subject::Agent(format!("Agent::\"retired-{i}\"")), "bench");
+            engine.grant(GrantSpec {
+                principal: entity_uid("Agent", &format!("temp-{i}")).unwrap(),
+                actions: vec![entity_uid("Action", "read_repo").unwrap()],
+                resource: entity_uid("Repository", "acme/api").unwrap(),
+                expires_at: std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+                reason: "bench".into(),
+            });
+        }
+    }
     let cases = example_cases();
     let reqs: Vec<_> = cases
         .iter()
