@@ -1,0 +1,5 @@
+//! Links the module against Node's N-API symbols.
+
+fn main() {
+    napi_build::setup();
+}

@@ -1,0 +1,191 @@
+'use strict'
+
+// agentauthz for Node: the native engine (src/*.rs, built into agentauthz.node
+// by `npm install`), the error classes and the `guard` wrapper.
+
+function loadNative() {
+  try {
+    return require('./agentauthz.node')
+  } catch (e) {
+    const err = new Error(
+      `agentauthz: cannot load the native module ${__dirname}/agentauthz.node (${e.message}). ` +
+        `It is built from source by \`npm install\` in ${__dirname}, which needs a Rust toolchain (cargo).`,
+    )
+    err.code = 'MODULE_NOT_BUILT'
+    err.cause = e
+    throw err
+  }
+}
+
+const native = loadNative()
+
+/** Base class of every error this package throws. */
+class AgentAuthzError extends Error {
+  constructor(message, code, details) {
+    super(message)
+    this.name = new.target.name
+    this.code = code
+    if (details) Object.assign(this, details)
+  }
+}
+
+/** The schema does not parse or is not well-formed. */
+class SchemaError extends AgentAuthzError {
+  constructor(message, details) {
+    super(message, 'SCHEMA_ERROR', details)
+  }
+}
+
+/** A policy, the policy folder or its entities could not be loaded. */
+class PolicyError extends AgentAuthzError {
+  constructor(message, details) {
+    super(message, 'POLICY_ERROR', details)
+  }
+}
+
+/** An argument has the wrong type or shape. */
+class RequestError extends AgentAuthzError {
+  constructor(message, details) {
+    super(message, 'REQUEST_ERROR', details)
+  }
+}
+
+/** A test-cases file could not be read. */
+class CasesError extends AgentAuthzError {
+  constructor(message, details) {
+    super(message, 'CASES_ERROR', details)
+  }
+}
+
+function entityText(ref) {
+  if (ref && typeof ref === 'object') return `${ref.type}::${JSON.stringify(String(ref.id))}`
+  return String(ref)
+}
+
+function describe(request) {
+  const action = request.action && typeof request.action === 'object' ? entityText(request.action) : request.action
+  return `${entityText(request.principal)} -> ${action} on ${entityText(request.resource)}`
+}
+
+function because(decision) {
+  const parts = []
+  if (decision.reasons.length) parts.push(`policies: ${decision.reasons.map((r) => r.policyId).join(', ')}`)
+  else if (!decision.errors.length) parts.push('no policy permits it')
+  if (decision.errors.length) parts.push(`errors: ${decision.errors.map((e) => e.message).join('; ')}`)
+  return parts.length ? ` (${parts.join('; ')})` : ''
+}
+
+/** Thrown by a guarded tool when the decision is `deny`; the tool did not run. */
+class DeniedError extends AgentAuthzError {
+  constructor(decision, request) {
+    super(`denied: ${describe(request)}${because(decision)}`, 'DENIED')
+    this.decision = decision
+    this.request = request
+  }
+}
+
+/** Thrown by a guarded tool when the decision is `ask`; the tool did not run. */
+class ApprovalRequiredError extends AgentAuthzError {
+  constructor(decision, request) {
+    super(
+      `approval required from ${decision.askOwners.join(', ')}: ${describe(request)}${because(decision)}`,
+      'APPROVAL_REQUIRED',
+    )
+    this.decision = decision
+    this.request = request
+    this.askOwner = decision.askOwner
+    this.askOwners = decision.askOwners
+  }
+}
+
+native.__registerErrorClasses({
+  SCHEMA_ERROR: SchemaError,
+  POLICY_ERROR: PolicyError,
+  REQUEST_ERROR: RequestError,
+  CASES_ERROR: CasesError,
+})
+
+const { Engine, loadCases } = native
+
+function isEntityRef(v) {
+  return typeof v === 'string' || (v !== null && typeof v === 'object')
+}
+
+function resolve(part, args) {
+  return typeof part === 'function' ? part(...args) : part
+}
+
+/**
+ * Wraps `tool` so that every call is authorized first (see index.d.ts).
+ * @this {Engine}
+ */
+function guard(spec, tool) {
+  if (spec === null || typeof spec !== 'object') {
+    throw new RequestError(`guard: spec must be an object {action, principal, resource, context?}, got ${typeof spec}`)
+  }
+  if (typeof spec.action !== 'string' || spec.action === '') {
+    throw new RequestError('guard: spec.action must be an action name such as "call_api"')
+  }
+  for (const field of ['principal', 'resource']) {
+    const v = spec[field]
+    if (!(typeof v === 'function' || isEntityRef(v))) {
+      throw new RequestError(
+        `guard: spec.${field} must be an entity reference ('Type::"id"' or {type, id}) or a function of the tool's arguments`,
+      )
+    }
+  }
+  const ctx = spec.context
+  if (!(ctx === undefined || ctx === null || typeof ctx === 'function' || typeof ctx === 'object')) {
+    throw new RequestError("guard: spec.context must be an object or a function of the tool's arguments")
+  }
+  if (typeof tool !== 'function') {
+    throw new RequestError(`guard: tool must be a function, got ${typeof tool}`)
+  }
+  const engine = this
+  const { action, principal, resource, context } = spec
+  const check = (args) => {
+    const request = {
+      principal: resolve(principal, args),
+      action,
+      resource: resolve(resource, args),
+      context: resolve(context, args),
+    }
+    const decision = engine.authorize(request)
+    if (decision.outcome === 'allow') return
+    if (decision.outcome === 'ask') throw new ApprovalRequiredError(decision, request)
+    throw new DeniedError(decision, request)
+  }
+  let guarded
+  if (Object.prototype.toString.call(tool) === '[object AsyncFunction]') {
+    guarded = async function (...args) {
+      check(args)
+      return await tool.apply(this, args)
+    }
+  } else {
+    guarded = function (...args) {
+      check(args)
+      return tool.apply(this, args)
+    }
+  }
+  Object.defineProperty(guarded, 'name', { value: `guarded ${tool.name || 'tool'}` })
+  return guarded
+}
+
+Object.defineProperty(Engine.prototype, 'guard', {
+  value: guard,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+})
+
+module.exports = {
+  Engine,
+  loadCases,
+  AgentAuthzError,
+  SchemaError,
+  PolicyError,
+  RequestError,
+  CasesError,
+  DeniedError,
+  ApprovalRequiredError,
+}

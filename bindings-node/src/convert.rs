@@ -1,0 +1,318 @@
+//! JavaScript values to JSON for the core, with the guards the core expects.
+//!
+//! Requests are converted directly from JS values (no `JSON.stringify`), so
+//! every problem is reported with the path where it occurs:
+//!
+//! - cycles and nesting deeper than the limit are refused;
+//! - the total size (string bytes plus a small cost per value) is bounded, so a
+//!   huge string or a shared sub-object repeated many times is refused before
+//!   it is copied;
+//! - numbers must be safe integers (Cedar has no floats; `NaN` and `Infinity`
+//!   are refused), `BigInt`s must fit in an `i64`;
+//! - `Date`s become RFC 3339 strings (`2026-11-25T10:00:00.000Z`, as
+//!   `toISOString` writes them), which the core parses as Cedar `datetime`
+//!   where the schema says so; an invalid `Date` is refused; other objects
+//!   with a `toJSON` method are converted through it, as `JSON.stringify` would;
+//! - an `undefined` property is omitted (as `JSON.stringify` does); `undefined`
+//!   elsewhere, functions and symbols are refused.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use napi::bindgen_prelude::{Function, JsObjectValue, KeyCollectionMode, KeyConversion, KeyFilter, Object, Unknown};
+use napi::{Env, JsValue, ValueType};
+use serde_json::{Map, Value};
+
+/// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// Size charged per value on top of string bytes, so that many small values
+/// (a huge array of numbers, a repeated shared object) also hit the budget.
+const VALUE_COST: usize = 8;
+
+/// Bounds for one conversion.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Deepest nesting of arrays and objects, counted from the root value.
+    pub max_depth: usize,
+    /// The depth limit as messages state it (the request limit is stated as
+    /// the core's context depth, below the request object and its context).
+    pub depth_shown: usize,
+    /// Largest total size, in bytes (see [`VALUE_COST`]).
+    pub max_bytes: usize,
+}
+
+/// Limits for a request: the core's context depth (plus the request object and
+/// its `context` field) and its request size.
+pub(crate) const REQUEST_LIMITS: Limits = Limits {
+    max_depth: agentauthz::MAX_CONTEXT_DEPTH + 2,
+    depth_shown: agentauthz::MAX_CONTEXT_DEPTH,
+    max_bytes: agentauthz::MAX_REQUEST_BYTES,
+};
+
+/// Limits for entity data given as objects to the constructor.
+pub(crate) const DATA_LIMITS: Limits = Limits { max_depth: 128, depth_shown: 128, max_bytes: 256 << 20 };
+
+/// Why a value could not be converted.
+pub(crate) enum ConvertError {
+    /// The value cannot be represented, or is beyond a limit.
+    Invalid {
+        /// Where, e.g. `context.credential.expires_at` or `context.scopes[2]`.
+        path: String,
+        /// What is wrong.
+        message: String,
+        /// True when a size or depth limit was exceeded.
+        limit: bool,
+    },
+    /// JavaScript threw (a getter or `toJSON`); the exception is pending.
+    Js(napi::Error),
+}
+
+impl From<napi::Error> for ConvertError {
+    fn from(e: napi::Error) -> Self {
+        ConvertError::Js(e)
+    }
+}
+
+impl ConvertError {
+    /// `path: message` for problems with the value; the JS error otherwise.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            ConvertError::Invalid { path, message, .. } if path.is_empty() => message.clone(),
+            ConvertError::Invalid { path, message, .. } => format!("{path}: {message}"),
+            ConvertError::Js(e) => e.reason.clone(),
+        }
+    }
+}
+
+enum Segment {
+    Key(String),
+    Index(u32),
+}
+
+/// Converts one JS value tree; see the module documentation for the rules.
+pub(crate) struct Walker<'env> {
+    env: &'env Env,
+    limits: Limits,
+    root: &'static str,
+    used: usize,
+    path: Vec<Segment>,
+    /// The objects being converted, outermost first, with their path lengths.
+    ancestors: Vec<(Object<'env>, usize)>,
+}
+
+impl<'env> Walker<'env> {
+    /// A walker whose error paths start with `root` (e.g. `request`).
+    pub(crate) fn new(env: &'env Env, limits: Limits, root: &'static str) -> Self {
+        Self { env, limits, root, used: 0, path: Vec::new(), ancestors: Vec::new() }
+    }
+
+    /// Converts `value`; `Ok(None)` for `undefined`.
+    pub(crate) fn convert(&mut self, value: Unknown<'env>) -> Result<Option<Value>, ConvertError> {
+        self.charge(VALUE_COST)?;
+        match value.get_type()? {
+            ValueType::Undefined => Ok(None),
+            ValueType::Null => Ok(Some(Value::Null)),
+            ValueType::Boolean => Ok(Some(Value::Bool(value.coerce_to_bool()?))),
+            ValueType::Number => {
+                let n = value.coerce_to_number()?.get_double()?;
+                self.number(n).map(Some)
+            }
+            ValueType::String => self.string(&value).map(|s| Some(Value::String(s))),
+            ValueType::BigInt => self.bigint(&value).map(Some),
+            ValueType::Object => self.object(value).map(Some),
+            ValueType::Function => Err(self.invalid("a function is not a value")),
+            ValueType::Symbol => Err(self.invalid("a symbol is not a value")),
+            _ => Err(self.invalid("unsupported value")),
+        }
+    }
+
+    fn object(&mut self, value: Unknown<'env>) -> Result<Value, ConvertError> {
+        if value.is_date()? {
+            let ms = value.coerce_to_number()?.get_double()?;
+            if ms.is_nan() {
+                return Err(self.invalid("Invalid Date"));
+            }
+            if ms >= 0.0 {
+                return Ok(date_text(ms));
+            }
+            // Before 1970: through Date.prototype.toJSON, like JSON.stringify.
+        }
+        let obj = value.coerce_to_object()?;
+        if self.ancestors.len() >= self.limits.max_depth {
+            return Err(self.too_deep(obj));
+        }
+        self.ancestors.push((obj, self.path.len()));
+        let out = if value.is_array()? { self.array(&obj) } else { self.record(&obj) };
+        self.ancestors.pop();
+        out
+    }
+
+    /// The error for an object beyond the depth limit: a cycle (reported where
+    /// it first closes) when the chain of ancestors repeats, else the limit.
+    /// Checking for cycles only here keeps the common path free of identity
+    /// comparisons; the depth limit bounds this search.
+    fn too_deep(&mut self, obj: Object<'env>) -> ConvertError {
+        let mut chain: Vec<(Object<'env>, usize)> = self.ancestors.clone();
+        chain.push((obj, self.path.len()));
+        for (j, (later, path_len)) in chain.iter().enumerate().skip(1) {
+            for (earlier, _) in chain.iter().take(j) {
+                match self.env.strict_equals(*later, *earlier) {
+                    Ok(true) => {
+                        self.path.truncate(*path_len);
+                        return self.invalid("cyclic reference (the object contains itself)");
+                    }
+                    Ok(false) => {}
+                    Err(e) => return ConvertError::Js(e),
+                }
+            }
+        }
+        self.limit(format!("nested deeper than {} levels", self.limits.depth_shown))
+    }
+
+    fn array(&mut self, arr: &Object<'env>) -> Result<Value, ConvertError> {
+        let len = arr.get_array_length_unchecked()?;
+        self.charge((len as usize).saturating_mul(VALUE_COST))?;
+        let mut items = Vec::with_capacity(len as usize);
+        for i in 0..len {
+            self.path.push(Segment::Index(i));
+            let item: Unknown<'env> = arr.get_element(i)?;
+            match self.convert(item)? {
+                Some(v) => items.push(v),
+                None => return Err(self.invalid("undefined is not a value")),
+            }
+            self.path.pop();
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn record(&mut self, obj: &Object<'env>) -> Result<Value, ConvertError> {
+        let to_json: Unknown<'env> = obj.get_named_property("toJSON")?;
+        if to_json.get_type()? == ValueType::Function {
+            let f: Function<'env, String, Unknown<'env>> = obj.get_named_property("toJSON")?;
+            let key = match self.path.last() {
+                Some(Segment::Key(k)) => k.clone(),
+                Some(Segment::Index(i)) => i.to_string(),
+                None => String::new(),
+            };
+            let replaced = f.apply(obj, key)?;
+            return match self.convert(replaced)? {
+                Some(v) => Ok(v),
+                None => Err(self.invalid("toJSON() returned undefined")),
+            };
+        }
+        let keys = obj.get_all_property_names(
+            KeyCollectionMode::OwnOnly,
+            KeyFilter::Enumerable,
+            KeyConversion::NumbersToStrings,
+        )?;
+        let len = keys.get_array_length_unchecked()?;
+        let mut map = Map::new();
+        for i in 0..len {
+            let key: Unknown<'env> = keys.get_element(i)?;
+            if key.get_type()? != ValueType::String {
+                continue; // symbol keys, as JSON.stringify
+            }
+            let name = self.string(&key)?;
+            let item: Unknown<'env> = obj.get_property(key)?;
+            self.path.push(Segment::Key(name));
+            let converted = self.convert(item)?;
+            if let Some(Segment::Key(name)) = self.path.pop() {
+                if let Some(v) = converted {
+                    map.insert(name, v);
+                }
+            }
+        }
+        Ok(Value::Object(map))
+    }
+
+    fn string(&mut self, value: &Unknown<'env>) -> Result<String, ConvertError> {
+        let s = value.coerce_to_string()?;
+        let len = s.utf8_len()?;
+        if len > self.limits.max_bytes {
+            return Err(self.limit(format!("a string of {len} bytes; at most {} are accepted", self.limits.max_bytes)));
+        }
+        self.charge(len)?;
+        Ok(s.into_utf8()?.into_owned()?)
+    }
+
+    fn number(&self, n: f64) -> Result<Value, ConvertError> {
+        if n.is_nan() {
+            Err(self.invalid("NaN is not a number Cedar can hold"))
+        } else if n.is_infinite() {
+            Err(self.invalid("Infinity is not a number Cedar can hold"))
+        } else if n.fract() != 0.0 {
+            Err(self.invalid(&format!("{n} is not an integer (Cedar has no floating-point numbers)")))
+        } else if n.abs() > MAX_SAFE_INTEGER {
+            Err(self
+                .invalid(&format!("{n} is beyond Number.MAX_SAFE_INTEGER and may have lost precision; pass a BigInt")))
+        } else {
+            // Exact: |n| <= 2^53 and n has no fraction.
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(Value::from(n as i64))
+        }
+    }
+
+    fn bigint(&self, value: &Unknown<'env>) -> Result<Value, ConvertError> {
+        let text = value.coerce_to_string()?.into_utf8()?.into_owned()?;
+        match text.parse::<i64>() {
+            Ok(i) => Ok(Value::from(i)),
+            Err(_) => Err(self.invalid(&format!("{text}n does not fit in a 64-bit signed integer (Cedar's Long)"))),
+        }
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<(), ConvertError> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.limits.max_bytes {
+            Err(self.limit(format!("larger than {} bytes in total", self.limits.max_bytes)))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn path_text(&self) -> String {
+        let mut out = String::from(self.root);
+        for seg in &self.path {
+            match seg {
+                Segment::Key(k) if is_identifier(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Segment::Key(k) => {
+                    out.push('[');
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(']');
+                }
+                Segment::Index(i) => {
+                    out.push('[');
+                    out.push_str(&i.to_string());
+                    out.push(']');
+                }
+            }
+        }
+        out
+    }
+
+    fn invalid(&self, message: &str) -> ConvertError {
+        ConvertError::Invalid { path: self.path_text(), message: message.to_string(), limit: false }
+    }
+
+    fn limit(&self, message: String) -> ConvertError {
+        ConvertError::Invalid { path: self.path_text(), message, limit: true }
+    }
+}
+
+/// An RFC 3339 UTC instant with milliseconds, for non-negative epoch milliseconds.
+fn date_text(ms: f64) -> Value {
+    // Finite, non-negative and at most 8.64e15 (the JS Date range): exact in u64.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let t = UNIX_EPOCH + Duration::from_millis(ms as u64);
+    Value::String(agentauthz::format_rfc3339_millis(t))
+}
+
+fn is_identifier(k: &str) -> bool {
+    let mut chars = k.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}

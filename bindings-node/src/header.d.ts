@@ -1,0 +1,149 @@
+/* Types of the agentauthz Node binding.
+ * index.d.ts is generated: this header (src/header.d.ts) followed by the types
+ * napi-rs derives from src/*.rs. Edit those, then run `npm run build:dts`;
+ * `npm test` fails if index.d.ts has drifted from them. */
+
+/** `allow`, `deny`, or `ask` (a human owner must approve first). */
+export type Outcome = 'allow' | 'deny' | 'ask'
+
+/** How policy evaluation errors affect outcomes (default `fail-closed`). */
+export type ErrorMode = 'fail-closed' | 'strict' | 'cedar'
+
+/** An entity reference: `'Type::"id"'` or `{ type, id }`. */
+export type EntityRef = string | { type: string; id: string }
+
+/**
+ * A Cedar context value. Numbers must be safe integers (Cedar has no floats),
+ * `bigint`s must fit in 64 bits, `Date`s become RFC 3339 `datetime` strings,
+ * and properties whose value is `undefined` are omitted.
+ */
+export type ContextValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | Date
+  | EntityRef
+  | ContextValue[]
+  | { [key: string]: ContextValue | undefined }
+
+/** A request: may `principal` do `action` to `resource`, in `context`? */
+export interface AuthorizeRequest {
+  principal: EntityRef
+  /** A bare action name (`open_pr`) or a full uid (`Action::"open_pr"`). */
+  action: string | { type: string; id: string }
+  resource: EntityRef
+  /** `context.now` is supplied by the engine's clock, never by the request. */
+  context?: { [key: string]: ContextValue | undefined } | null
+}
+
+/** Options of `new Engine(options)`. */
+export interface EngineOptions {
+  /** Cedar schema text. */
+  schema: string
+  /** Cedar policy text, or several texts. */
+  policies: string | string[]
+  /** Cedar entity JSON: text, or the array itself. */
+  entities?: string | unknown[] | null
+  errorMode?: ErrorMode
+}
+
+/** Options of `Engine.fromDir(dir, options)`. */
+export interface LoadOptions {
+  errorMode?: ErrorMode
+}
+
+export type ErrorCode =
+  | 'POLICY_ERROR'
+  | 'SCHEMA_ERROR'
+  | 'REQUEST_ERROR'
+  | 'CASES_ERROR'
+  | 'DENIED'
+  | 'APPROVAL_REQUIRED'
+
+/** Base class of every error this package throws. */
+export declare class AgentAuthzError extends Error {
+  readonly code: ErrorCode
+}
+
+/** The schema does not parse or is not well-formed. */
+export declare class SchemaError extends AgentAuthzError {
+  readonly code: 'SCHEMA_ERROR'
+  readonly kind: 'schema'
+  readonly file?: string
+  readonly line?: number
+}
+
+/** A policy, the policy folder or its entities could not be loaded. */
+export declare class PolicyError extends AgentAuthzError {
+  readonly code: 'POLICY_ERROR'
+  readonly kind:
+    | 'syntax'
+    | 'validation'
+    | 'duplicate-id'
+    | 'unsupported'
+    | 'entities'
+    | 'io'
+    | 'folder'
+    | 'load'
+  /** The file (or `<policies>` for text), when known. */
+  readonly file?: string
+  /** 1-based line, when known. */
+  readonly line?: number
+  readonly policyId?: string
+  /** For `validation`: every problem found. */
+  readonly issues?: PolicyIssue[]
+}
+
+/** An argument has the wrong type or shape. */
+export declare class RequestError extends AgentAuthzError {
+  readonly code: 'REQUEST_ERROR'
+}
+
+/** A test-cases file could not be read. */
+export declare class CasesError extends AgentAuthzError {
+  readonly code: 'CASES_ERROR'
+  readonly kind: 'io' | 'invalid'
+  readonly file?: string
+}
+
+/** Thrown by a guarded tool when the decision is `deny`; the tool did not run. */
+export declare class DeniedError extends AgentAuthzError {
+  readonly code: 'DENIED'
+  readonly decision: Decision
+  readonly request: AuthorizeRequest
+}
+
+/** Thrown by a guarded tool when the decision is `ask`; the tool did not run. */
+export declare class ApprovalRequiredError extends AgentAuthzError {
+  readonly code: 'APPROVAL_REQUIRED'
+  readonly decision: Decision
+  readonly request: AuthorizeRequest
+  /** The first owner whose approval is needed. */
+  readonly askOwner: string
+  /** Every owner whose approval is needed. */
+  readonly askOwners: string[]
+}
+
+/** How `engine.guard` builds a request from a tool's arguments. */
+export interface GuardSpec<A extends unknown[]> {
+  /** The action (a bare name such as `call_api`, or `Action::"call_api"`). */
+  action: string
+  /** The principal, or a function of the tool's arguments returning it. */
+  principal: EntityRef | ((...args: A) => EntityRef)
+  /** The resource, or a function of the tool's arguments returning it. */
+  resource: EntityRef | ((...args: A) => EntityRef)
+  /** The context, or a function of the tool's arguments returning it. */
+  context?: AuthorizeRequest['context'] | ((...args: A) => AuthorizeRequest['context'])
+}
+
+export interface Engine {
+  /**
+   * Wraps `tool` so that every call is authorized first, with a request built
+   * from the call's arguments. On `deny` the wrapper throws `DeniedError`, on
+   * `ask` `ApprovalRequiredError`, in both cases before the tool runs; on
+   * `allow` it returns what the tool returns. An `async` tool gets an `async`
+   * wrapper, which rejects instead of throwing.
+   */
+  guard<A extends unknown[], R>(spec: GuardSpec<A>, tool: (...args: A) => R): (...args: A) => R
+}

@@ -1,0 +1,181 @@
+//! What the binding hands back to JavaScript: decisions, policies, test cases.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use agentauthz::cedar_policy::Effect;
+use agentauthz::{Decision, Outcome, PolicyInfo, RequestError};
+use napi_derive::napi;
+
+/// One determining policy of a decision.
+#[napi(object, js_name = "Reason")]
+pub struct JsReason {
+    /// The policy id (its `@id` annotation, else Cedar's `policyN`).
+    pub policy_id: String,
+    /// `permit` or `forbid`.
+    #[napi(ts_type = "'permit' | 'forbid'")]
+    pub effect: String,
+    /// Every annotation of the policy (`owner`, `ask`, `control`, ...).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// An error met while deciding.
+#[napi(object, js_name = "DecisionError", use_nullable = true)]
+pub struct JsDecisionError {
+    /// The policy that could not be evaluated; `null` when the request itself was at fault.
+    pub policy: Option<String>,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The engine's answer to one request.
+#[napi(object, js_name = "Decision", use_nullable = true)]
+pub struct JsDecision {
+    /// `allow`, `deny` or `ask` (a human named in `askOwners` must approve).
+    #[napi(ts_type = "Outcome")]
+    pub outcome: String,
+    /// True only when `outcome` is `allow`.
+    pub allowed: bool,
+    /// The determining policies: satisfied permits for allow, satisfied forbids
+    /// for deny and ask; empty when denied because no permit applied.
+    pub reasons: Vec<JsReason>,
+    /// Errors met while deciding (policy evaluation errors, request errors).
+    pub errors: Vec<JsDecisionError>,
+    /// For ask: the first owner to ask; otherwise `null`.
+    pub ask_owner: Option<String>,
+    /// For ask: every owner whose approval is needed (sorted).
+    pub ask_owners: Vec<String>,
+    /// The version (content hash) of the policy set that decided.
+    pub policy_version: String,
+    /// Time spent deciding, in microseconds.
+    pub eval_us: f64,
+}
+
+/// A loaded policy: id, file, effect and annotations.
+#[napi(object, js_name = "PolicyInfo")]
+pub struct JsPolicyInfo {
+    /// The policy id.
+    pub id: String,
+    /// The file it was read from.
+    pub file: String,
+    /// `permit` or `forbid`.
+    #[napi(ts_type = "'permit' | 'forbid'")]
+    pub effect: String,
+    /// Every annotation, by name.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A problem found in one policy while validating it (see `PolicyError.issues`).
+#[napi(object, js_name = "PolicyIssue", use_nullable = true)]
+pub struct JsPolicyIssue {
+    /// The file the policy came from.
+    pub file: String,
+    /// 1-based line of the problem, when known.
+    pub line: Option<u32>,
+    /// The policy id.
+    pub policy_id: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One test case of a cases file (`cases.toml`).
+#[napi(object, js_name = "Case", use_nullable = true)]
+pub struct JsCase {
+    /// What the case checks, in words.
+    pub name: String,
+    /// The request, ready for `authorize` / `authorizeAt`.
+    #[napi(ts_type = "AuthorizeRequest")]
+    pub request: serde_json::Value,
+    /// The clock reading for the case (RFC 3339), if set.
+    pub now: Option<String>,
+    /// The expected outcome.
+    #[napi(ts_type = "Outcome")]
+    pub outcome: String,
+    /// The expected determining policy ids (a set), if given.
+    pub reasons: Option<Vec<String>>,
+}
+
+fn effect_str(effect: Effect) -> &'static str {
+    match effect {
+        Effect::Permit => "permit",
+        Effect::Forbid => "forbid",
+    }
+}
+
+impl From<&agentauthz::PolicyIssue> for JsPolicyIssue {
+    fn from(i: &agentauthz::PolicyIssue) -> Self {
+        Self {
+            file: i.file.clone(),
+            line: i.line.and_then(|l| u32::try_from(l).ok()),
+            policy_id: i.policy_id.clone(),
+            message: i.message.clone(),
+        }
+    }
+}
+
+impl From<&PolicyInfo> for JsPolicyInfo {
+    fn from(p: &PolicyInfo) -> Self {
+        Self {
+            id: p.id.clone(),
+            file: p.file.clone(),
+            effect: effect_str(p.effect).to_string(),
+            annotations: p.annotations.clone(),
+        }
+    }
+}
+
+impl From<agentauthz::cases::Case> for JsCase {
+    fn from(c: agentauthz::cases::Case) -> Self {
+        Self {
+            name: c.name,
+            request: c.request,
+            now: c.now,
+            outcome: c.outcome.as_str().to_string(),
+            reasons: c.reasons,
+        }
+    }
+}
+
+impl From<&Decision> for JsDecision {
+    fn from(d: &Decision) -> Self {
+        Self {
+            outcome: d.outcome.as_str().to_string(),
+            allowed: d.allowed(),
+            reasons: d
+                .reasons
+                .iter()
+                .map(|r| JsReason {
+                    policy_id: r.id.clone(),
+                    effect: effect_str(r.effect).to_string(),
+                    annotations: r.annotations.clone(),
+                })
+                .collect(),
+            errors: d
+                .errors
+                .iter()
+                .map(|e| JsDecisionError { policy: e.policy.clone(), message: e.message.clone() })
+                .collect(),
+            ask_owner: d.ask_owner().map(str::to_string),
+            ask_owners: d.ask_owners.clone(),
+            policy_version: d.policy_version.to_string(),
+            eval_us: d.eval_time.as_secs_f64() * 1e6,
+        }
+    }
+}
+
+impl JsDecision {
+    /// A deny for a request that could not be understood (the core's own
+    /// behaviour for bad requests, for problems found while converting JS values).
+    pub(crate) fn request_denied(policy_version: &str, error: &RequestError, start: Instant) -> Self {
+        Self {
+            outcome: Outcome::Deny.as_str().to_string(),
+            allowed: false,
+            reasons: Vec::new(),
+            errors: vec![JsDecisionError { policy: None, message: error.to_string() }],
+            ask_owner: None,
+            ask_owners: Vec::new(),
+            policy_version: policy_version.to_string(),
+            eval_us: start.elapsed().as_secs_f64() * 1e6,
+        }
+    }
+}
