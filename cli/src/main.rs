@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agentauthz::cases::{load_cases, run_cases};
-use agentauthz::{Engine, ErrorMode, PolicySources};
+use agentauthz::{Engine, ErrorMode, PolicySources, Subject};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -50,6 +50,19 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Revoke an agent, session or credential in a revocations file (kill switch).
+    Revoke {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// Why; shown in every decision the revocation causes.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a revocation from a revocations file.
+    Restore {
+        #[command(flatten)]
+        subject: SubjectArgs,
+    },
     /// Replay a sample coding-agent trace through the engine and print a table.
     Demo {
         /// The policy folder.
@@ -59,6 +72,49 @@ enum Command {
         #[arg(long)]
         trace: Option<PathBuf>,
     },
+}
+
+/// A revocations file and the subject to revoke or restore.
+#[derive(Args, Clone)]
+struct SubjectArgs {
+    /// The revocations file (created if missing).
+    #[arg(long)]
+    file: PathBuf,
+    /// An agent (principal) such as 'Agent::"ci-bot"'.
+    #[arg(long, group = "subject")]
+    agent: Option<String>,
+    /// A session id (matched against context.session.id).
+    #[arg(long, group = "subject")]
+    session: Option<String>,
+    /// A credential id (matched against context.credential.id).
+    #[arg(long, group = "subject")]
+    credential: Option<String>,
+}
+
+impl SubjectArgs {
+    fn subject(&self) -> Result<Subject, String> {
+        match (&self.agent, &self.session, &self.credential) {
+            (Some(a), None, None) => Ok(Subject::Agent(a.clone())),
+            (None, Some(s), None) => Ok(Subject::Session(s.clone())),
+            (None, None, Some(c)) => Ok(Subject::Credential(c.clone())),
+            _ => Err("give exactly one of --agent, --session, --credential".into()),
+        }
+    }
+
+    /// Applies `change` to the revocations in the file and writes it back.
+    fn update(&self, change: impl FnOnce(&Engine) -> bool) -> Result<ExitCode, String> {
+        // Revocations do not depend on policies: an empty engine holds them.
+        let engine = Engine::from_strings("", "", None).map_err(|e| e.to_string())?;
+        if self.file.exists() {
+            engine.load_revocations(&self.file).map_err(|e| format!("cannot read {}: {e}", self.file.display()))?;
+        }
+        let changed = change(&engine);
+        engine.save_revocations(&self.file).map_err(|e| format!("cannot write {}: {e}", self.file.display()))?;
+        for r in engine.revocations() {
+            println!("revoked: {} ({}) since {}", r.subject, r.reason, r.revoked_at);
+        }
+        Ok(if changed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    }
 }
 
 /// Where policies come from: a folder, or the parts one by one.
@@ -79,6 +135,9 @@ struct PolicyArgs {
     /// How policy errors affect outcomes: fail-closed (default), strict, cedar.
     #[arg(long, default_value = "fail-closed")]
     error_mode: String,
+    /// A revocations file (JSON, as written by `agentauthz revoke`) to enforce.
+    #[arg(long)]
+    revocations: Option<PathBuf>,
 }
 
 impl PolicyArgs {
@@ -94,7 +153,11 @@ impl PolicyArgs {
 
     fn engine(&self) -> Result<Engine, String> {
         let mode: ErrorMode = self.error_mode.parse()?;
-        Engine::builder(self.sources()?).error_mode(mode).build().map_err(|e| e.to_string())
+        let engine = Engine::builder(self.sources()?).error_mode(mode).build().map_err(|e| e.to_string())?;
+        if let Some(file) = &self.revocations {
+            engine.load_revocations(file).map_err(|e| format!("cannot read revocations {}: {e}", file.display()))?;
+        }
+        Ok(engine)
     }
 }
 
@@ -105,6 +168,13 @@ fn main() -> ExitCode {
         Command::Authorize { policy, request, requests } => authorize(&policy, request, requests),
         Command::Test { dir, cases, verbose } => test(&dir, cases, verbose),
         Command::Demo { dir, trace } => demo::run(&dir, trace.as_deref()),
+        Command::Revoke { subject, reason } => subject.subject().and_then(|s| {
+            subject.update(|e| {
+                e.revoke(s, &reason);
+                true
+            })
+        }),
+        Command::Restore { subject } => subject.subject().and_then(|s| subject.update(|e| e.restore(&s))),
     };
     match result {
         Ok(code) => code,

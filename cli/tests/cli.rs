@@ -102,6 +102,50 @@ fn missing_inputs_give_a_clear_error_and_exit_2() {
     assert!(stderr.contains("no/such/dir"), "{stderr}");
 }
 
+#[test]
+fn revoke_and_restore_drive_the_kill_switch_through_a_file() {
+    let tmp = tempdir("revoke");
+    let file = tmp.join("revocations.json");
+    let req = tmp.join("req.json");
+    let now = std::time::SystemTime::now();
+    let at = |secs: i64| {
+        let t = if secs >= 0 {
+            now + std::time::Duration::from_secs(secs as u64)
+        } else {
+            now - std::time::Duration::from_secs((-secs) as u64)
+        };
+        agentauthz::format_rfc3339_millis(t)
+    };
+    let request = serde_json::json!({"principal": "Agent::\"ci-bot\"", "action": "read_repo", "resource": "Repository::\"acme/api\"",
+        "context": {"credential": {"id": "c", "issued_at": at(-60), "expires_at": at(600), "scopes": ["repo:read"]},
+                    "session": {"id": "s", "actions": 1, "repos_touched": 1}}});
+    std::fs::write(&req, request.to_string()).unwrap();
+    let decide = || {
+        let out = bin()
+            .args(["authorize", "--dir", DIR, "--request"])
+            .arg(&req)
+            .arg("--revocations")
+            .arg(&file)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let revoke = bin()
+        .args(["revoke", "--agent", "Agent::\"ci-bot\"", "--reason", "INC-1", "--file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(revoke.status.success(), "{:?}", text(&revoke));
+    let d = decide();
+    assert_eq!(d["outcome"], "deny");
+    assert_eq!(d["reasons"], serde_json::json!(["guard:revoked"]));
+    let restore = bin().args(["restore", "--agent", "Agent::\"ci-bot\"", "--file"]).arg(&file).output().unwrap();
+    assert!(restore.status.success());
+    assert_eq!(decide()["outcome"], "allow");
+    let again = bin().args(["restore", "--agent", "Agent::\"ci-bot\"", "--file"]).arg(&file).output().unwrap();
+    assert_eq!(again.status.code(), Some(1), "nothing left to restore");
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("agentauthz-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
