@@ -147,6 +147,13 @@ impl Decision {
         self.inner.ask_owners.iter().map(String::as_str).collect()
     }
 
+    /// For ask: the stable id to pass to the engine's approval once the owner
+    /// approves (also set on an allow granted by an approval); else None.
+    #[getter]
+    fn approval_id(&self) -> Option<&str> {
+        self.inner.approval_id.as_deref()
+    }
+
     /// The version (content hash) of the policy set that decided.
     #[getter]
     fn policy_version(&self) -> &str {

@@ -44,6 +44,7 @@ def test_to_dict_matches_cli_json_shape(engine: agentauthz.Engine) -> None:
         "errors",
         "ask_owner",
         "ask_owners",
+        "approval_id",
         "policy_version",
         "eval_us",
     }
@@ -52,7 +53,7 @@ def test_to_dict_matches_cli_json_shape(engine: agentauthz.Engine) -> None:
     assert out["policies"][0]["id"] == "permit-write-code-trusted"
     assert out["policies"][0]["effect"] == "permit"
     assert out["policies"][0]["owner"] == "eng-productivity"
-    assert out["errors"] == [] and out["ask_owner"] is None
+    assert out["errors"] == [] and out["ask_owner"] is None and out["approval_id"] is None
     json.dumps(out)  # plain JSON types only
 
 
@@ -69,6 +70,7 @@ def test_ask_carries_owners(engine: agentauthz.Engine) -> None:
     assert d.outcome == "ask" and not d
     assert sorted(d.policy_ids) == ["ci-config-approval", "large-diff-review"]
     assert d.ask_owners == sorted(d.ask_owners) and len(d.ask_owners) == 2
+    assert d.approval_id is not None and d.approval_id.startswith("apr-")
     assert d.ask_owner == d.ask_owners[0]
     assert all(r.effect == "forbid" and r.ask for r in d.reasons)
     assert d.to_dict()["ask_owners"] == d.ask_owners
