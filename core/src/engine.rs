@@ -288,15 +288,7 @@ impl Engine {
                 RequestContext::Typed(_) => None,
             };
             if let Some(g) = guards::check(&self.revocations.load(), &request.principal, context, now) {
-                return Decision {
-                    outcome: Outcome::Deny,
-                    reasons: vec![g],
-                    errors: vec![],
-                    ask_owners: vec![],
-                    approval_id: None,
-                    policy_version: Arc::clone(&compiled.version),
-                    eval_time: start.elapsed(),
-                };
+                return denied(&compiled, vec![g], vec![], start);
             }
         }
         let (counted, reservation) = match self.count_session(&compiled, request, now) {
@@ -510,10 +502,15 @@ impl Engine {
 }
 
 fn request_denied(c: &Compiled, error: RequestError, start: Instant) -> Decision {
+    denied(c, vec![], vec![DecisionError { policy: None, message: error.to_string() }], start)
+}
+
+/// A deny decided before policy evaluation (an engine guard or a bad request).
+fn denied(c: &Compiled, reasons: Vec<Arc<PolicyInfo>>, errors: Vec<DecisionError>, start: Instant) -> Decision {
     Decision {
         outcome: Outcome::Deny,
-        reasons: vec![],
-        errors: vec![DecisionError { policy: None, message: error.to_string() }],
+        reasons,
+        errors,
         ask_owners: vec![],
         approval_id: None,
         policy_version: Arc::clone(&c.version),

@@ -8,20 +8,15 @@
 use std::str::FromStr;
 
 use agentauthz::cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicyId, PolicySet, Request, Schema};
-use agentauthz::{parse_rfc3339, Engine, PolicySources};
-use agentauthz_benches::{example_cases, example_dir};
+use agentauthz::{Engine, PolicySources};
+use agentauthz_benches::{add_sample_controls, example_cases, example_dir, example_requests};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
 fn decide(c: &mut Criterion) {
     let engine = Engine::from_dir(example_dir()).unwrap();
     let cases = example_cases();
-    let requests: Vec<_> = cases
-        .iter()
-        .map(|c| {
-            (agentauthz::Request::from_json(&c.request).unwrap(), parse_rfc3339(c.now.as_deref().unwrap()).unwrap())
-        })
-        .collect();
+    let requests = example_requests();
     let texts: Vec<String> = cases.iter().map(|c| c.request.to_string()).collect();
 
     let mut g = c.benchmark_group("coding-agent example (30 policies)");
@@ -85,26 +80,11 @@ fn decide(c: &mut Criterion) {
 /// The added cost of runtime controls on the same requests: revocations and
 /// grants present (not matching), and engine-kept session counters.
 fn controls(c: &mut Criterion) {
-    use agentauthz::{entity_uid, GrantSpec, SessionLimits, Subject};
-    let cases = example_cases();
-    let requests: Vec<_> = cases
-        .iter()
-        .map(|c| {
-            (agentauthz::Request::from_json(&c.request).unwrap(), parse_rfc3339(c.now.as_deref().unwrap()).unwrap())
-        })
-        .collect();
+    use agentauthz::SessionLimits;
+    let requests = example_requests();
     let plain = Engine::from_dir(example_dir()).unwrap();
     let controlled = Engine::from_dir(example_dir()).unwrap();
-    for i in 0..100 {
-        controlled.revoke(Subject::Agent(format!("Agent::\"retired-{i}\"")), "bench");
-        controlled.grant(GrantSpec {
-            principal: entity_uid("Agent", &format!("temp-{i}")).unwrap(),
-            actions: vec![entity_uid("Action", "read_repo").unwrap()],
-            resource: entity_uid("Repository", "acme/api").unwrap(),
-            expires_at: std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
-            reason: "bench".into(),
-        });
-    }
+    add_sample_controls(&controlled);
     let counted = Engine::builder(PolicySources::from_dir(example_dir()).unwrap())
         .session_counters(SessionLimits::default())
         .build()

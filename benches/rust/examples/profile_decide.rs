@@ -1,7 +1,7 @@
 //! Runs the example cases repeatedly (for profilers such as callgrind).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
-use agentauthz::{parse_rfc3339, Engine};
-use agentauthz_benches::{example_cases, example_dir};
+use agentauthz::Engine;
+use agentauthz_benches::example_dir;
 
 fn main() {
     // VARIANT=controls: 100 revocations and 100 grants present; VARIANT=sessions:
@@ -14,25 +14,9 @@ fn main() {
     }
     let engine = builder.build().unwrap();
     if variant == "controls" {
-        use agentauthz::{entity_uid, GrantSpec, Subject};
-        for i in 0..100 {
-            engine.revoke(Subject::Agent(format!("Agent::\"retired-{i}\"")), "bench");
-            engine.grant(GrantSpec {
-                principal: entity_uid("Agent", &format!("temp-{i}")).unwrap(),
-                actions: vec![entity_uid("Action", "read_repo").unwrap()],
-                resource: entity_uid("Repository", "acme/api").unwrap(),
-                expires_at: std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
-                reason: "bench".into(),
-            });
-        }
+        agentauthz_benches::add_sample_controls(&engine);
     }
-    let cases = example_cases();
-    let reqs: Vec<_> = cases
-        .iter()
-        .map(|c| {
-            (agentauthz::Request::from_json(&c.request).unwrap(), parse_rfc3339(c.now.as_deref().unwrap()).unwrap())
-        })
-        .collect();
+    let reqs = agentauthz_benches::example_requests();
     let rounds: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let t = std::time::Instant::now();
     for _ in 0..rounds {
