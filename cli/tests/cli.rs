@@ -95,6 +95,31 @@ fn demo_prints_a_table_and_a_summary() {
 }
 
 #[test]
+fn demo_counts_sessions_in_the_engine_and_walks_ask_approve_allow() {
+    let out = bin().arg("demo").output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Summary: 55 decisions: 38 allow, 11 deny, 6 ask, 5 approvals"), "{stdout}");
+    // The trace carries no session counts: the engine counted six distinct
+    // repositories by the acme/sdk push and asked security.
+    let blast = stdout.lines().find(|l| l.starts_with("10:33:40")).unwrap();
+    assert!(blast.contains("ASK") && blast.contains("blast-radius-repos") && blast.contains("ask security"), "{blast}");
+    // Every human approval is followed by the re-submitted call being allowed by it.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let approvals: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains("human       approved by")).collect();
+    assert_eq!(approvals.len(), 5, "{stdout}");
+    for i in approvals {
+        let id = lines[i].split("(apr-").nth(1).unwrap().split(',').next().unwrap();
+        let next = lines[i + 1];
+        assert!(next.contains("allow") && next.contains("approval:apr-"), "{next}");
+        assert!(next.contains(&id[..8]), "approval {id} not used by: {next}");
+    }
+    // The approved production deploy does not carry over past the change window.
+    let late = stdout.lines().find(|l| l.starts_with("17:02:00")).unwrap();
+    assert!(late.contains("DENY"), "{late}");
+}
+
+#[test]
 fn missing_inputs_give_a_clear_error_and_exit_2() {
     let out = bin().args(["authorize", "--dir", "no/such/dir", "--request", "x.json"]).output().unwrap();
     let (_, stderr) = text(&out);
