@@ -47,7 +47,7 @@ struct Approve {
 /// What one line of a trace asks for.
 enum Act {
     /// A tool call, mapped to a request (or the reason it could not be).
-    Call(Result<Request, String>),
+    Call(Box<Result<Request, String>>),
     /// A human approves the most recent ask.
     Approve(Approve),
 }
@@ -74,7 +74,7 @@ fn read_trace(path: &Path) -> Result<Vec<Step>, String> {
                 ttl: Duration::from_secs(a.get("ttl_seconds").and_then(Value::as_u64).unwrap_or(600)),
                 uses: a.get("uses").and_then(Value::as_u64).and_then(|u| u32::try_from(u).ok()).unwrap_or(1),
             }),
-            None => Act::Call(Request::from_json(&v).map_err(|e| e.to_string())),
+            None => Act::Call(Box::new(Request::from_json(&v).map_err(|e| e.to_string()))),
         };
         steps.push(Step { ts, tool, act });
     }
@@ -164,7 +164,7 @@ pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
                 continue;
             }
         };
-        let (agent, action, resource, decision): (String, String, String, Decision) = match request {
+        let (agent, action, resource, decision): (String, String, String, Decision) = match request.as_ref() {
             Ok(req) => {
                 let d = engine.authorize(req);
                 (short(&req.principal().to_string()), short(&req.action_text()), short(&req.resource().to_string()), d)
