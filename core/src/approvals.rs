@@ -72,6 +72,7 @@ impl Approvals {
                     effect: Effect::Permit,
                     annotations,
                     ask: None,
+                    shadow: false,
                 }))
             }
             Some(State::Approved { .. }) => {

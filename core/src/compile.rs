@@ -33,6 +33,9 @@ pub struct PolicyInfo {
     pub annotations: BTreeMap<String, String>,
     /// The owner named by `@ask("...")` (forbid policies only).
     pub ask: Option<String>,
+    /// `@mode("shadow")`: evaluated and reported in [`crate::Decision::shadow`],
+    /// never enforced.
+    pub shadow: bool,
 }
 
 impl PolicyInfo {
@@ -56,6 +59,8 @@ pub(crate) struct Compiled {
     pub action_shorthand: HashMap<String, EntityUid>,
     pub version: Arc<str>,
     pub policy_count: usize,
+    /// Whether any policy is `@mode("shadow")`.
+    pub has_shadow: bool,
 }
 
 /// Whether load refuses policies that do not pass strict validation.
@@ -78,7 +83,9 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
     let index = ScopeIndex::build(&schema, &entities, &policies)
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     let action_shorthand = action_shorthand(&schema);
+    let has_shadow = meta.values().any(|m| m.shadow);
     Ok(Compiled {
+        has_shadow,
         shapes: action_shapes(&sources.schema.text),
         version: version_hash(sources).into(),
         policy_count: policies.num_of_policies(),
@@ -166,11 +173,23 @@ fn parse_policies(sources: &PolicySources) -> Result<Parsed, LoadError> {
                     })
                 }
             };
+            let shadow = match policy.annotation("mode").map(str::trim) {
+                None | Some("enforce") => false,
+                Some("shadow") => true,
+                Some(other) => {
+                    return Err(LoadError::Unsupported {
+                        file: file.name.clone(),
+                        message: format!(
+                            "policy `{id}`: @mode(\"{other}\") is not a mode; use \"shadow\" or \"enforce\""
+                        ),
+                    })
+                }
+            };
             let renamed = policy.new_id(pid.clone());
             set.add(renamed).map_err(|e| LoadError::Unsupported { file: file.name.clone(), message: e.to_string() })?;
             meta.insert(
                 pid,
-                Arc::new(PolicyInfo { id, file: file.name.clone(), effect: policy.effect(), annotations, ask }),
+                Arc::new(PolicyInfo { id, file: file.name.clone(), effect: policy.effect(), annotations, ask, shadow }),
             );
         }
     }

@@ -59,6 +59,39 @@ pub struct DecisionError {
     pub message: String,
 }
 
+/// What the decision would have been with every shadow policy enforced:
+/// present when the policy set has `@mode("shadow")` policies or the engine
+/// runs in [`crate::Enforcement::Shadow`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Shadow {
+    /// The would-be outcome with every policy (shadow ones included) enforced.
+    pub outcome: Outcome,
+    /// The would-be determining policies, as [`Decision::reasons`] would list them.
+    pub reasons: Vec<Arc<PolicyInfo>>,
+    /// For a would-be ask: the owners who would be asked, sorted.
+    pub ask_owners: Vec<String>,
+    /// The satisfied policies that are not enforced (`@mode("shadow")`, or every
+    /// policy in engine-wide shadow mode), sorted by id.
+    pub policies: Vec<Arc<PolicyInfo>>,
+    /// Whether enforcing the shadow policies would change the outcome.
+    pub changed: bool,
+}
+
+impl Shadow {
+    /// The shadow section of the decision JSON:
+    /// `{"outcome", "reasons", "ask_owners", "policies", "changed"}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "outcome": self.outcome,
+            "reasons": self.reasons.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            "ask_owners": self.ask_owners,
+            "policies": self.policies.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            "changed": self.changed,
+        })
+    }
+}
+
 /// The engine's answer to one request.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -79,6 +112,9 @@ pub struct Decision {
     pub policy_version: Arc<str>,
     /// Time spent deciding, from request to decision.
     pub eval_time: Duration,
+    /// Shadow evaluation: what enforcing the shadow policies would decide.
+    /// `None` when nothing is in shadow mode.
+    pub shadow: Option<Shadow>,
 }
 
 impl Decision {
@@ -99,7 +135,8 @@ impl Decision {
 
     /// The decision as the JSON object the CLI prints and the bindings return:
     /// `{"outcome", "reasons", "policies", "errors", "ask_owner", "ask_owners",
-    /// "policy_version", "eval_us"}`.
+    /// "policy_version", "eval_us"}`, plus `"shadow"` (see [`Shadow::to_json`])
+    /// when there is a shadow evaluation.
     pub fn to_json(&self) -> Value {
         let policies: Vec<Value> = self
             .reasons
@@ -115,7 +152,7 @@ impl Decision {
                 })
             })
             .collect();
-        json!({
+        let mut out = json!({
             "outcome": self.outcome,
             "reasons": self.reason_ids(),
             "policies": policies,
@@ -125,6 +162,10 @@ impl Decision {
             "approval_id": self.approval_id,
             "policy_version": &*self.policy_version,
             "eval_us": (self.eval_time.as_nanos() as f64) / 1000.0,
-        })
+        });
+        if let (Some(shadow), Value::Object(map)) = (&self.shadow, &mut out) {
+            map.insert("shadow".into(), shadow.to_json());
+        }
+        out
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::approvals::{approval_id, ApprovalError, Approvals};
 use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
-use crate::decision::{Decision, DecisionError, Outcome};
+use crate::decision::{Decision, DecisionError, Outcome, Shadow};
 use crate::error::{LoadError, PolicyIssue, RequestError};
 use crate::grants::{Grant, GrantSpec, Grants};
 use crate::guards::{self, revocation, Revocation, Revocations, Subject};
@@ -51,6 +51,31 @@ impl std::str::FromStr for ErrorMode {
     }
 }
 
+/// Whether the engine's policies decide, or only advise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Enforcement {
+    /// The default: policies decide (except `@mode("shadow")` ones).
+    #[default]
+    Enforce,
+    /// Every policy is advisory: a request that passes the engine guards
+    /// (revocations, credential validity) and parses is allowed, and
+    /// [`Decision::shadow`] records what enforcing would have decided. For a
+    /// first rollout. Revocations, bad credentials and malformed requests are
+    /// still denied: a kill switch stays a kill switch.
+    Shadow,
+}
+
+impl std::str::FromStr for Enforcement {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "enforce" => Ok(Self::Enforce),
+            "shadow" => Ok(Self::Shadow),
+            other => Err(format!("unknown enforcement `{other}` (expected enforce or shadow)")),
+        }
+    }
+}
+
 /// A loaded, validated policy set ready to decide requests.
 ///
 /// `Engine` is `Send + Sync`: share it (e.g. in an `Arc`) between threads;
@@ -67,6 +92,7 @@ pub struct Engine {
     revocation_writer: Mutex<()>,
     on_invalid: OnInvalid,
     mode: ErrorMode,
+    enforcement: Enforcement,
     clock: Arc<dyn Clock>,
     authorizer: Authorizer,
     sessions: Option<SessionTracker>,
@@ -78,6 +104,7 @@ pub struct Engine {
 pub struct EngineBuilder {
     sources: PolicySources,
     mode: ErrorMode,
+    enforcement: Enforcement,
     clock: Arc<dyn Clock>,
     on_invalid: OnInvalid,
     sessions: Option<SessionLimits>,
@@ -87,6 +114,13 @@ impl EngineBuilder {
     /// How policy errors affect outcomes (default [`ErrorMode::FailClosed`]).
     pub fn error_mode(mut self, mode: ErrorMode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// Enforce the policies (the default) or only record what they would decide;
+    /// see [`Enforcement`]. Ignored in [`ErrorMode::Cedar`].
+    pub fn enforcement(mut self, enforcement: Enforcement) -> Self {
+        self.enforcement = enforcement;
         self
     }
 
@@ -125,6 +159,7 @@ impl EngineBuilder {
             revocation_writer: Mutex::new(()),
             on_invalid: self.on_invalid,
             mode: self.mode,
+            enforcement: self.enforcement,
             clock: self.clock,
             authorizer: Authorizer::new(),
             sessions: self.sessions.map(SessionTracker::new),
@@ -167,6 +202,7 @@ impl Engine {
         EngineBuilder {
             sources,
             mode: ErrorMode::default(),
+            enforcement: Enforcement::default(),
             clock: Arc::new(SystemClock),
             on_invalid: OnInvalid::Refuse,
             sessions: None,
@@ -288,7 +324,7 @@ impl Engine {
                 RequestContext::Typed(_) => None,
             };
             if let Some(g) = guards::check(&self.revocations.load(), &request.principal, context, now) {
-                return denied(&compiled, vec![g], vec![], start);
+                return self.early(&compiled, denied(&compiled, vec![g], vec![], start));
             }
         }
         let (counted, reservation) = match self.count_session(&compiled, request, now) {
@@ -297,7 +333,7 @@ impl Engine {
         };
         let mut decision = match self.evaluate(&compiled, counted.as_ref().unwrap_or(request), now) {
             Ok(eval) => self.conclude(&compiled, eval, start),
-            Err(e) => request_denied(&compiled, e, start),
+            Err(e) => self.early(&compiled, request_denied(&compiled, e, start)),
         };
         if decision.outcome == Outcome::Ask {
             self.apply_approval(&compiled, request, &mut decision, now);
@@ -316,7 +352,10 @@ impl Engine {
         let start = Instant::now();
         match Request::from_json(request) {
             Ok(r) => self.authorize(&r),
-            Err(e) => request_denied(&self.compiled.load(), e, start),
+            Err(e) => {
+                let c = self.compiled.load();
+                self.early(&c, request_denied(&c, e, start))
+            }
         }
     }
 
@@ -325,7 +364,10 @@ impl Engine {
         let start = Instant::now();
         match Request::from_json_str(request) {
             Ok(r) => self.authorize(&r),
-            Err(e) => request_denied(&self.compiled.load(), e, start),
+            Err(e) => {
+                let c = self.compiled.load();
+                self.early(&c, request_denied(&c, e, start))
+            }
         }
     }
 
@@ -437,7 +479,12 @@ impl Engine {
             && eval.satisfied_permits.is_empty()
             && eval.granted.is_empty()
             && eval.satisfied_forbids.iter().all(|id| c.meta.get(id).is_some_and(|m| m.ask.is_some()));
-        if may_ask {
+        // A satisfied shadow forbid must not hide the permits its bucket holds:
+        // the enforced outcome is decided without it.
+        let shadow_forbid = self.mode != ErrorMode::Cedar
+            && c.has_shadow
+            && eval.satisfied_forbids.iter().any(|id| c.meta.get(id).is_some_and(|m| m.shadow));
+        if may_ask || shadow_forbid {
             for bucket in permits_unknown {
                 let response = self.authorizer.is_authorized(&cedar_request, &bucket.permits, &c.entities);
                 if response.decision() == CedarDecision::Allow {
@@ -461,8 +508,88 @@ impl Engine {
         let forbids: Vec<Arc<PolicyInfo>> = eval.satisfied_forbids.iter().filter_map(info).collect();
         let mut permits: Vec<Arc<PolicyInfo>> = eval.satisfied_permits.iter().filter_map(info).collect();
         permits.extend(eval.granted.iter().cloned());
-        let forbid_errored = eval.errors.iter().any(|(_, _, is_forbid)| *is_forbid);
+        // (errored at all, a forbid errored), for the policies a view counts.
+        let errored = |counts: &dyn Fn(&PolicyId) -> bool| {
+            eval.errors
+                .iter()
+                .filter(|(id, _, _)| counts(id))
+                .fold((false, false), |(_, forbid), (_, _, is_forbid)| (true, forbid || *is_forbid))
+        };
+        let shadowed = self.mode != ErrorMode::Cedar && (c.has_shadow || self.enforcement == Enforcement::Shadow);
+        let (outcome, reasons, ask_owners, shadow) = if !shadowed {
+            let (any, forbid) = errored(&|_| true);
+            let (o, r, a) = self.judge(permits, forbids, any, forbid);
+            (o, r, a, None)
+        } else {
+            let is_shadow =
+                |id: &PolicyId| self.enforcement == Enforcement::Shadow || c.meta.get(id).is_some_and(|m| m.shadow);
+            let enforced =
+                |v: &[Arc<PolicyInfo>]| -> Vec<Arc<PolicyInfo>> { v.iter().filter(|p| !p.shadow).cloned().collect() };
+            let (all_any, all_forbid) = errored(&|_| true);
+            let (would, would_reasons, would_owners) =
+                self.judge(permits.clone(), forbids.clone(), all_any, all_forbid);
+            let mut policies: Vec<Arc<PolicyInfo>> = eval
+                .satisfied_permits
+                .iter()
+                .chain(&eval.satisfied_forbids)
+                .filter(|id| is_shadow(id))
+                .filter_map(info)
+                .collect();
+            policies.sort_by(|a, b| a.id.cmp(&b.id));
+            let (outcome, reasons, owners) = if self.enforcement == Enforcement::Shadow {
+                let mut reasons = enforced(&permits);
+                reasons.sort_by(|a, b| a.id.cmp(&b.id));
+                (Outcome::Allow, reasons, vec![])
+            } else {
+                let (any, forbid) = errored(&|id| !is_shadow(id));
+                self.judge(enforced(&permits), enforced(&forbids), any, forbid)
+            };
+            let shadow = Shadow {
+                outcome: would,
+                reasons: would_reasons,
+                ask_owners: would_owners,
+                policies,
+                changed: would != outcome,
+            };
+            (outcome, reasons, owners, Some(shadow))
+        };
+        Decision {
+            outcome,
+            reasons,
+            errors,
+            ask_owners,
+            approval_id: None,
+            policy_version: Arc::clone(&c.version),
+            eval_time: start.elapsed(),
+            shadow,
+        }
+    }
 
+    /// A decision made before policy evaluation (engine guard, bad request)
+    /// denies whatever the policies say: with shadow evaluation on, its shadow
+    /// section says so.
+    fn early(&self, c: &Compiled, mut d: Decision) -> Decision {
+        if self.mode != ErrorMode::Cedar && (c.has_shadow || self.enforcement == Enforcement::Shadow) {
+            d.shadow = Some(Shadow {
+                outcome: d.outcome,
+                reasons: d.reasons.clone(),
+                ask_owners: d.ask_owners.clone(),
+                policies: vec![],
+                changed: false,
+            });
+        }
+        d
+    }
+
+    /// The outcome, determining policies and owners to ask for a set of
+    /// satisfied permits and forbids, given whether any policy (or any forbid) errored.
+    fn judge(
+        &self,
+        permits: Vec<Arc<PolicyInfo>>,
+        forbids: Vec<Arc<PolicyInfo>>,
+        any_errored: bool,
+        forbid_errored: bool,
+    ) -> (Outcome, Vec<Arc<PolicyInfo>>, Vec<String>) {
         let (outcome, mut reasons, mut ask_owners) = match self.mode {
             ErrorMode::Cedar => {
                 if !permits.is_empty() && forbids.is_empty() {
@@ -473,7 +600,7 @@ impl Engine {
             }
             ErrorMode::FailClosed | ErrorMode::Strict => {
                 let errored = match self.mode {
-                    ErrorMode::Strict => !eval.errors.is_empty(),
+                    ErrorMode::Strict => any_errored,
                     _ => forbid_errored,
                 };
                 if errored || forbids.iter().any(|f| f.ask.is_none()) || permits.is_empty() {
@@ -489,15 +616,7 @@ impl Engine {
         reasons.sort_by(|a, b| a.id.cmp(&b.id));
         ask_owners.sort();
         ask_owners.dedup();
-        Decision {
-            outcome,
-            reasons,
-            errors,
-            ask_owners,
-            approval_id: None,
-            policy_version: Arc::clone(&c.version),
-            eval_time: start.elapsed(),
-        }
+        (outcome, reasons, ask_owners)
     }
 }
 
@@ -515,6 +634,7 @@ fn denied(c: &Compiled, reasons: Vec<Arc<PolicyInfo>>, errors: Vec<DecisionError
         approval_id: None,
         policy_version: Arc::clone(&c.version),
         eval_time: start.elapsed(),
+        shadow: None,
     }
 }
 

@@ -54,6 +54,7 @@ impl Grants {
             effect: Effect::Permit,
             annotations: annotations.clone(),
             ask: None,
+            shadow: false,
         });
         let g = Grant {
             id: id.clone(),

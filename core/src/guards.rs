@@ -103,6 +103,7 @@ fn guard(id: &str, detail: String) -> Arc<PolicyInfo> {
         effect: Effect::Forbid,
         annotations,
         ask: None,
+        shadow: false,
     })
 }
 
