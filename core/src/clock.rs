@@ -106,6 +106,28 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::new(secs, u32::try_from(nanos).ok()?))
 }
 
+/// Parses any of Cedar's `datetime` string forms: `2026-11-25`,
+/// `2026-11-25T10:00:00Z`, with `.SSS` milliseconds, and with a `±hhmm` offset
+/// instead of `Z` (RFC 3339's `±hh:mm` is accepted too). `None` for anything else,
+/// or for instants before 1970.
+pub(crate) fn parse_cedar_datetime(s: &str) -> Option<SystemTime> {
+    if s.len() == 10 {
+        return parse_rfc3339(&format!("{s}T00:00:00Z"));
+    }
+    let b = s.as_bytes();
+    // `...+hhmm` -> `...+hh:mm`
+    if b.len() >= 5 {
+        let tail = b.len() - 5;
+        if matches!(b.get(tail), Some(b'+' | b'-'))
+            && s.get(tail + 1..).is_some_and(|t| t.bytes().all(|c| c.is_ascii_digit()))
+        {
+            let (head, off) = s.split_at(tail + 3);
+            return parse_rfc3339(&format!("{head}:{off}"));
+        }
+    }
+    parse_rfc3339(s)
+}
+
 // Howard Hinnant's civil-calendar algorithms (public domain).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

@@ -319,11 +319,15 @@ impl Engine {
         let start = Instant::now();
         let compiled = self.compiled.load_full();
         if self.mode != ErrorMode::Cedar {
+            let typed;
             let context = match &request.context {
-                RequestContext::Json(m) => Some(m),
-                RequestContext::Typed(_) => None,
+                RequestContext::Json(m) => m,
+                RequestContext::Typed(pairs) => {
+                    typed = guards::typed_view(pairs);
+                    &typed
+                }
             };
-            if let Some(g) = guards::check(&self.revocations.load(), &request.principal, context, now) {
+            if let Some(g) = guards::check(&self.revocations.load(), &request.principal, Some(context), now) {
                 return self.early(&compiled, denied(&compiled, vec![g], vec![], start));
             }
         }

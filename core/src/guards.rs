@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use cedar_policy::{Effect, EntityUid};
+use cedar_policy::{Context, Effect, EntityUid, EvalResult, RestrictedExpression};
 use serde_json::{Map, Value};
 
-use crate::clock::{format_rfc3339_millis, parse_rfc3339};
+use crate::clock::{format_rfc3339_millis, parse_cedar_datetime};
 use crate::compile::PolicyInfo;
 
 /// What can be revoked.
@@ -135,8 +135,23 @@ pub(crate) fn check(
         }
     }
     let credential = context.and_then(|c| c.get("credential"));
-    let instant = |key: &str| credential.and_then(|c| c.get(key)).and_then(Value::as_str).and_then(parse_rfc3339);
-    if let Some(expires) = instant("expires_at") {
+    // Absent: nothing to check. Present but unreadable: deny (fail closed).
+    let instant = |key: &str| -> Result<Option<SystemTime>, Arc<PolicyInfo>> {
+        match credential.and_then(|c| c.get(key)) {
+            None => Ok(None),
+            Some(v) => v.as_str().and_then(parse_cedar_datetime).map(Some).ok_or_else(|| {
+                guard(
+                    "guard:credential-invalid",
+                    format!("credential.{key} is not a datetime the engine can read: {v}"),
+                )
+            }),
+        }
+    };
+    let (expires, issued) = match (instant("expires_at"), instant("issued_at")) {
+        (Ok(e), Ok(i)) => (e, i),
+        (Err(g), _) | (_, Err(g)) => return Some(g),
+    };
+    if let Some(expires) = expires {
         if expires <= now {
             return Some(guard(
                 "guard:credential-expired",
@@ -144,7 +159,7 @@ pub(crate) fn check(
             ));
         }
     }
-    if let Some(issued) = instant("issued_at") {
+    if let Some(issued) = issued {
         if issued > now {
             return Some(guard(
                 "guard:credential-not-yet-valid",
@@ -153,4 +168,51 @@ pub(crate) fn check(
         }
     }
     None
+}
+
+/// The part of a typed context the guards read (`session.id`, `credential.id`,
+/// `.issued_at`, `.expires_at`), as JSON, so that typed requests meet the same
+/// guards as JSON ones. A time that cannot be read is kept as text, which the
+/// credential guard then refuses.
+pub(crate) fn typed_view(pairs: &[(String, RestrictedExpression)]) -> Map<String, Value> {
+    let mut view = Map::new();
+    for (key, expr) in pairs.iter().filter(|(k, _)| k == "session" || k == "credential") {
+        let Ok(ctx) = Context::from_pairs([(key.clone(), expr.clone())]) else { continue };
+        let Some(EvalResult::Record(record)) = ctx.get(key) else { continue };
+        let mut out = Map::new();
+        for field in ["id", "issued_at", "expires_at"] {
+            let value = match record.get(field) {
+                Some(EvalResult::String(s)) => Value::String(s.clone()),
+                Some(EvalResult::ExtensionValue(repr)) => {
+                    Value::String(datetime_repr(repr).unwrap_or_else(|| repr.clone()))
+                }
+                Some(other) => Value::String(format!("{other:?}")),
+                None => continue,
+            };
+            out.insert(field.to_string(), value);
+        }
+        view.insert(key.clone(), Value::Object(out));
+    }
+    view
+}
+
+/// Reads Cedar's rendering of a `datetime` value: `datetime("...")` as written,
+/// or the canonical `datetime("1970-01-01").offset(duration("<ms>ms"))`.
+fn datetime_repr(repr: &str) -> Option<String> {
+    let inner = |s: &str, prefix: &str| -> Option<String> {
+        let rest = s.strip_prefix(prefix)?;
+        Some(rest.get(..rest.find('"')?)?.to_string())
+    };
+    if let Some(ms) = repr.find("duration(\"").and_then(|i| inner(repr.get(i..)?, "duration(\"")) {
+        let base = inner(repr.trim_start_matches("offset("), "datetime(\"")?;
+        let base = parse_cedar_datetime(&base)?;
+        let ms: i64 = ms.strip_suffix("ms")?.parse().ok()?;
+        let t = if ms >= 0 {
+            base.checked_add(std::time::Duration::from_millis(ms.unsigned_abs()))?
+        } else {
+            base.checked_sub(std::time::Duration::from_millis(ms.unsigned_abs()))?
+        };
+        return Some(format_rfc3339_millis(t));
+    }
+    inner(repr, "datetime(\"")
 }
