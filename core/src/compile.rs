@@ -70,7 +70,92 @@ pub(crate) enum OnInvalid {
     Accept,
 }
 
+/// Deepest bracket nesting (`(`, `[`, `{`, and `<` in schemas) accepted in
+/// policy and schema text. Cedar's parser recurses per level; deeper text is
+/// refused before it is parsed, so that hostile text cannot exhaust the stack
+/// (at load, or later when a deeply nested expression is evaluated).
+pub const MAX_NESTING: usize = 48;
+
+/// Stack for the thread that parses and validates: Cedar's parser and validator
+/// recurse, and the caller's thread may have a small stack (a Python or Node
+/// worker thread). Only the pages actually touched are committed.
+const LOAD_STACK_BYTES: usize = 64 << 20;
+
+/// Runs `f` on a thread with a large stack (see [`LOAD_STACK_BYTES`]).
+fn on_load_stack<T: Send>(f: impl FnOnce() -> Result<T, LoadError> + Send) -> Result<T, LoadError> {
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("agentauthz-load".into())
+            .stack_size(LOAD_STACK_BYTES)
+            .spawn_scoped(scope, f);
+        match spawned {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(LoadError::Unsupported {
+                    file: "<load>".into(),
+                    message: "policy loading failed unexpectedly".into(),
+                })
+            }),
+            Err(e) => Err(LoadError::Unsupported {
+                file: "<load>".into(),
+                message: format!("cannot start the load thread: {e}"),
+            }),
+        }
+    })
+}
+
+/// Refuses text nested deeper than [`MAX_NESTING`], outside string literals
+/// and `//` comments. `angle` also counts `<`/`>` (schema generics).
+fn check_nesting(name: &str, text: &str, angle: bool) -> Result<(), LoadError> {
+    let (mut depth, mut line, mut in_str, mut escaped, mut in_comment) = (0usize, 1usize, false, false, false);
+    let mut prev = '\0';
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+            in_comment = false;
+        } else if in_comment {
+        } else if in_str {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+        } else if c == '/' && prev == '/' {
+            in_comment = true;
+        } else if c == '(' || c == '[' || c == '{' || (angle && c == '<') {
+            depth += 1;
+            if depth > MAX_NESTING {
+                return Err(LoadError::Unsupported {
+                    file: format!("{name}:{line}"),
+                    message: format!("nested deeper than {MAX_NESTING} levels; refused"),
+                });
+            }
+        } else if c == ')' || c == ']' || c == '}' || (angle && c == '>') {
+            depth = depth.saturating_sub(1);
+        }
+        prev = c;
+    }
+    Ok(())
+}
+
+/// Refuses over-deep schema or policy text (see [`MAX_NESTING`]).
+fn check_sources(sources: &PolicySources) -> Result<(), LoadError> {
+    check_nesting(&sources.schema.name, &sources.schema.text, true)?;
+    for p in &sources.policies {
+        check_nesting(&p.name, &p.text, false)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Compiled, LoadError> {
+    check_sources(sources)?;
+    on_load_stack(|| compile_checked(sources, on_invalid))
+}
+
+fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Compiled, LoadError> {
     let schema = parse_schema(sources)?;
     let (policies, meta) = parse_policies(sources)?;
     if on_invalid == OnInvalid::Refuse {
@@ -99,9 +184,12 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
 
 /// Strict validation of policies against the schema, without building an engine.
 pub(crate) fn validate_sources(sources: &PolicySources) -> Result<Vec<PolicyIssue>, LoadError> {
-    let schema = parse_schema(sources)?;
-    let (policies, meta) = parse_policies(sources)?;
-    Ok(validate(&schema, &policies, &meta, sources))
+    check_sources(sources)?;
+    on_load_stack(|| {
+        let schema = parse_schema(sources)?;
+        let (policies, meta) = parse_policies(sources)?;
+        Ok(validate(&schema, &policies, &meta, sources))
+    })
 }
 
 fn parse_schema(sources: &PolicySources) -> Result<Schema, LoadError> {

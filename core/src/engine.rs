@@ -19,7 +19,7 @@ use crate::decision::{Decision, DecisionError, Outcome, Shadow};
 use crate::error::{LoadError, PolicyIssue, RequestError};
 use crate::grants::{Grant, GrantSpec, Grants};
 use crate::guards::{self, revocation, Revocation, Revocations, Subject};
-use crate::request::{ActionRef, Request, RequestContext};
+use crate::request::{check_depth, ActionRef, Request, RequestContext};
 use crate::request_shape::{context_pairs, Fast};
 use crate::scope_index::Bucket;
 use crate::sessions::{Reservation, SessionLimits, SessionTracker};
@@ -432,6 +432,10 @@ impl Engine {
     }
 
     fn evaluate(&self, c: &Compiled, req: &Request, now: SystemTime) -> Result<Evaluation, RequestError> {
+        if let RequestContext::Json(map) = &req.context {
+            // Requests built in Rust (`with_context_json`) skip `Request::from_json`.
+            check_depth(map)?;
+        }
         let action = resolve_action(c, &req.action)?;
         let cedar_request = match fast_request(c, req, &action, now) {
             Fast::Done(r) => r?,

@@ -11,8 +11,13 @@ use crate::error::RequestError;
 /// Deepest context nesting accepted (records and sets); deeper input is refused
 /// before Cedar sees it, so hostile input cannot exhaust the stack.
 pub const MAX_CONTEXT_DEPTH: usize = 32;
-/// Largest request accepted as JSON text, in bytes.
+/// Largest request accepted as JSON text, in bytes; also the most string bytes
+/// a context may hold in total.
 pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+/// Most values (strings, numbers, set elements, record fields, ...) a context
+/// may hold. Cedar's context construction grows faster than linearly with set
+/// size, so an unbounded set would let one request stall a deciding thread.
+pub const MAX_CONTEXT_VALUES: usize = 10_000;
 
 /// The action of a request: a full Cedar uid, or a bare action name such as
 /// `open_pr`, resolved against the schema's actions when the request is decided.
@@ -190,17 +195,34 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Refuses context nested deeper than [`MAX_CONTEXT_DEPTH`], without recursion.
+/// Refuses context nested deeper than [`MAX_CONTEXT_DEPTH`], holding more than
+/// [`MAX_CONTEXT_VALUES`] values or more than [`MAX_REQUEST_BYTES`] of strings;
+/// without recursion.
 pub(crate) fn check_depth(context: &Map<String, Value>) -> Result<(), RequestError> {
     let mut stack: Vec<(&Value, usize)> = context.values().map(|v| (v, 1)).collect();
+    let (mut values, mut bytes) = (context.len(), context.keys().map(String::len).sum::<usize>());
     while let Some((v, depth)) = stack.pop() {
         if depth > MAX_CONTEXT_DEPTH {
             return Err(RequestError::Limit(format!("context is nested deeper than {MAX_CONTEXT_DEPTH} levels")));
         }
         match v {
-            Value::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
-            Value::Object(m) => stack.extend(m.values().map(|i| (i, depth + 1))),
+            Value::Array(items) => {
+                values += items.len();
+                stack.extend(items.iter().map(|i| (i, depth + 1)));
+            }
+            Value::Object(m) => {
+                values += m.len();
+                bytes += m.keys().map(String::len).sum::<usize>();
+                stack.extend(m.values().map(|i| (i, depth + 1)));
+            }
+            Value::String(s) => bytes += s.len(),
             _ => {}
+        }
+        if values > MAX_CONTEXT_VALUES {
+            return Err(RequestError::Limit(format!("context holds more than {MAX_CONTEXT_VALUES} values")));
+        }
+        if bytes > MAX_REQUEST_BYTES {
+            return Err(RequestError::Limit(format!("context holds more than {MAX_REQUEST_BYTES} bytes of text")));
         }
     }
     Ok(())
