@@ -567,10 +567,11 @@ impl Engine {
             .map_err(|e| errors::file_error(py, &e, &path, "load revocations from"))
     }
 
-    /// Adds a time-bound grant: `principal` may do `actions` (one action or a
-    /// list; bare names or entity references) to `resource` or anything in
-    /// it, until `expires_at` (an aware datetime or RFC 3339 string) or for
-    /// `ttl` (seconds or a timedelta) from now; give exactly one of the two.
+    /// Adds a time-bound grant: `principal` may do `actions` (one action, or
+    /// a list of them: bare names or entity references; a tuple is read as a
+    /// list) to `resource` or anything in it, until `expires_at` (an aware
+    /// datetime or RFC 3339 string) or for `ttl` (seconds or a timedelta) from
+    /// now; give exactly one of the two.
     /// Effective at once, it stops matching at expiry with no reload; forbid
     /// policies still apply. Returns the grant id.
     #[pyo3(signature = (principal, actions, resource, *, ttl = None, expires_at = None, reason = ""))]
@@ -632,12 +633,13 @@ impl Engine {
         approval_id: &str,
         approver: &str,
         ttl: &Bound<'_, PyAny>,
-        uses: u32,
+        uses: i64,
     ) -> PyResult<()> {
         let ttl: Duration = convert::duration(ttl).map_err(|e| PyValueError::new_err(e.describe("ttl")))?;
-        if uses == 0 {
-            return Err(PyValueError::new_err("uses must be at least 1"));
-        }
+        let uses = match u32::try_from(uses) {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(PyValueError::new_err(format!("uses must be from 1 to {}, got {uses}", u32::MAX))),
+        };
         match self.inner.approve(approval_id, approver, ttl, uses) {
             Ok(()) => Ok(()),
             Err(e @ ApprovalError::Unknown(_)) => Err(errors::approval_error(py, e.to_string(), approval_id)),
