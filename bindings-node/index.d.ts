@@ -46,11 +46,82 @@ export interface EngineOptions {
   /** Cedar entity JSON: text, or the array itself. */
   entities?: string | unknown[] | null
   errorMode?: ErrorMode
+  /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
+  sessionCounters?: boolean | SessionCounterOptions
 }
 
 /** Options of `Engine.fromDir(dir, options)`. */
 export interface LoadOptions {
   errorMode?: ErrorMode
+  /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
+  sessionCounters?: boolean | SessionCounterOptions
+}
+
+/**
+ * Session counters: for a request whose `context.session.id` is set, the engine
+ * fills `context.session.actions`, `.same_action` and `.repos_touched` (those the
+ * schema declares) from its own count of the session's allowed actions.
+ */
+export interface SessionCounterOptions {
+  /** At most this many sessions are tracked, least recently seen dropped first (default 100,000). */
+  maxSessions?: number
+  /** Sessions idle this long are forgotten (default 8 hours). */
+  idleSeconds?: number
+}
+
+/** The sources of `engine.reload`, as for `new Engine`. */
+export interface ReloadSources {
+  schema: string
+  policies: string | string[]
+  entities?: string | unknown[] | null
+}
+
+/** What `engine.revoke` / `engine.restore` name: exactly one of these. */
+export type RevocationSubject = { agent: EntityRef } | { session: string } | { credential: string }
+
+/** The argument of `engine.grant`: give exactly one of `ttlSeconds` and `expiresAt`. */
+export type GrantOptions = {
+  principal: EntityRef
+  /** Bare action names (`push_commit`) or full uids, one or several. */
+  actions: string | { type: string; id: string } | Array<string | { type: string; id: string }>
+  /** The resource; anything in it (e.g. files of a repository) is included. */
+  resource: EntityRef
+  /** Why (shown in the decisions the grant allows). */
+  reason?: string
+} & ({ ttlSeconds: number; expiresAt?: undefined } | { expiresAt: Date | number | string; ttlSeconds?: undefined })
+
+/** One revocation in force (see `engine.revoke`). */
+export interface Revocation {
+  kind: 'agent' | 'session' | 'credential'
+  /** The agent's entity reference (`Agent::"ci-bot"`), or the session or credential id. */
+  id: string
+  /** Why (shown in every decision the revocation causes). */
+  reason: string
+  revokedAt: Date
+}
+
+/** One time-bound grant in force (see `engine.grant`). */
+export interface Grant {
+  /** `grant-N`. */
+  id: string
+  /** Who is granted (`Agent::"ci-bot"`). */
+  principal: string
+  /** Which actions (`Action::"push_commit"`, ...). */
+  actions: string[]
+  /** Which resource; anything in it is included. */
+  resource: string
+  /** When it stops matching. */
+  expiresAt: Date
+  /** Why it was granted. */
+  reason: string
+}
+
+/** The options of `engine.approve`. */
+export interface ApproveOptions {
+  /** How long the approval lasts, in seconds. */
+  ttlSeconds: number
+  /** How many decisions it allows (default 1). */
+  uses?: number
 }
 
 export type ErrorCode =
@@ -58,6 +129,8 @@ export type ErrorCode =
   | 'SCHEMA_ERROR'
   | 'REQUEST_ERROR'
   | 'CASES_ERROR'
+  | 'APPROVAL_ERROR'
+  | 'FILE_ERROR'
   | 'DENIED'
   | 'APPROVAL_REQUIRED'
 
@@ -105,6 +178,21 @@ export declare class CasesError extends AgentAuthzError {
   readonly code: 'CASES_ERROR'
   readonly kind: 'io' | 'invalid'
   readonly file?: string
+}
+
+/** `engine.approve` was given an approval id this engine never issued (or forgot). */
+export declare class ApprovalError extends AgentAuthzError {
+  readonly code: 'APPROVAL_ERROR'
+  /** The refused id. */
+  readonly approvalId: string
+}
+
+/** A revocations file could not be read or written. */
+export declare class FileError extends AgentAuthzError {
+  readonly code: 'FILE_ERROR'
+  /** `io`: the system refused; `invalid`: the content is not a revocations list. */
+  readonly kind: 'io' | 'invalid'
+  readonly file: string
 }
 
 /** Thrown by a guarded tool when the decision is `deny`; the tool did not run. */
@@ -161,8 +249,59 @@ export declare class Engine {
    * order) and an optional `entities.json`.
    */
   static fromDir(dir: string, options?: LoadOptions): Engine
-  /** The version (content hash) of the loaded policy set. */
+  /**
+   * The version (content hash) of the policy set now in force (changes on
+   * a successful `reload`).
+   */
   get policyVersion(): string
+  /**
+   * Validates new policies and swaps them in atomically: a policy folder,
+   * or `{ schema, policies, entities? }` as for the constructor. Returns
+   * the new version. On any error it throws (`SchemaError`, `PolicyError`)
+   * and the old set keeps serving. Revocations, grants, approvals and
+   * session counters are kept.
+   */
+  reload(source: string | ReloadSources): string
+  /**
+   * Revokes (kill switch) one agent (`{ agent: 'Agent::"ci-bot"' }`),
+   * session (`{ session: id }`) or credential (`{ credential: id }`): from
+   * the next decision on, on every thread, any request naming it is denied
+   * before policies run (`guard:revoked`, with `reason`).
+   */
+  revoke(subject: RevocationSubject, reason: string): void
+  /** Lifts a revocation; returns whether there was one. */
+  restore(subject: RevocationSubject): boolean
+  /** The revocations in force, sorted by kind and id. */
+  revocations(): Array<Revocation>
+  /** Writes the revocations to a JSON file (atomically). Throws `FileError`. */
+  saveRevocations(path: string): void
+  /**
+   * Replaces the revocations with those saved in a JSON file (by
+   * `saveRevocations` or the CLI's `agentauthz revoke`). Throws `FileError`
+   * (`kind` `io` or `invalid`); the revocations in force are then unchanged.
+   */
+  loadRevocations(path: string): void
+  /**
+   * Adds a time-bound grant: `principal` may do `actions` to `resource` (or
+   * anything in it) until `expiresAt` or for `ttlSeconds` from now (exactly
+   * one of the two). Effective at once, it stops matching at expiry with no
+   * reload; forbid policies still apply. Returns the grant id.
+   */
+  grant(grant: GrantOptions): string
+  /** Removes a grant; returns whether it existed. */
+  revokeGrant(grantId: string): boolean
+  /** The unexpired grants. */
+  grants(): Array<Grant>
+  /**
+   * Records a human approval of an ask's `approvalId`: the same request
+   * (principal, action, resource, asking policies) is then allowed for
+   * `ttlSeconds` and at most `uses` times (default 1), then asks again.
+   * Throws `ApprovalError` for an id this engine never issued. A request
+   * that a forbid without `@ask` denies is never allowed by it.
+   */
+  approve(approvalId: string, approver: string, options: ApproveOptions): void
+  /** How many sessions the session counters track now (0 when they are off). */
+  get trackedSessions(): number
   /** The number of loaded policies. */
   get policyCount(): number
   /** How policy evaluation errors affect outcomes. */
@@ -224,6 +363,11 @@ export interface Decision {
   askOwner: string | null
   /** For ask: every owner whose approval is needed (sorted). */
   askOwners: Array<string>
+  /**
+   * For ask (and for an allow granted by an approval): the stable id to
+   * pass to `engine.approve` once the owner approves; otherwise `null`.
+   */
+  approvalId: string | null
   /** The version (content hash) of the policy set that decided. */
   policyVersion: string
   /** Time spent deciding, in microseconds. */

@@ -57,6 +57,20 @@ class CasesError extends AgentAuthzError {
   }
 }
 
+/** `approve` was given an approval id this engine never issued (or forgot). */
+class ApprovalError extends AgentAuthzError {
+  constructor(message, details) {
+    super(message, 'APPROVAL_ERROR', details)
+  }
+}
+
+/** A revocations file could not be read or written. */
+class FileError extends AgentAuthzError {
+  constructor(message, details) {
+    super(message, 'FILE_ERROR', details)
+  }
+}
+
 function entityText(ref) {
   if (ref && typeof ref === 'object') return `${ref.type}::${JSON.stringify(String(ref.id))}`
   return String(ref)
@@ -103,6 +117,8 @@ native.__registerErrorClasses({
   POLICY_ERROR: PolicyError,
   REQUEST_ERROR: RequestError,
   CASES_ERROR: CasesError,
+  APPROVAL_ERROR: ApprovalError,
+  FILE_ERROR: FileError,
 })
 
 const { Engine, loadCases } = native
@@ -186,6 +202,8 @@ module.exports = {
   PolicyError,
   RequestError,
   CasesError,
+  ApprovalError,
+  FileError,
   DeniedError,
   ApprovalRequiredError,
 }

@@ -22,6 +22,10 @@ pub(crate) const POLICY_ERROR: &str = "POLICY_ERROR";
 pub(crate) const REQUEST_ERROR: &str = "REQUEST_ERROR";
 /// A test-cases file could not be read.
 pub(crate) const CASES_ERROR: &str = "CASES_ERROR";
+/// `approve` was given an approval id the engine never issued.
+pub(crate) const APPROVAL_ERROR: &str = "APPROVAL_ERROR";
+/// A revocations file could not be read or written.
+pub(crate) const FILE_ERROR: &str = "FILE_ERROR";
 
 thread_local! {
     /// The error classes registered by `index.js`, by code. One per thread:
@@ -61,6 +65,7 @@ pub(crate) struct Details<'a> {
     file: Option<String>,
     line: Option<usize>,
     policy_id: Option<&'a str>,
+    approval_id: Option<&'a str>,
     issues: &'a [agentauthz::PolicyIssue],
 }
 
@@ -95,6 +100,9 @@ fn build<'e>(env: &'e Env, code: &str, message: &str, details: Details<'_>) -> n
     if let Some(id) = details.policy_id {
         obj.set_named_property("policyId", id)?;
     }
+    if let Some(id) = details.approval_id {
+        obj.set_named_property("approvalId", id)?;
+    }
     if !details.issues.is_empty() {
         let issues: Vec<JsPolicyIssue> = details.issues.iter().map(JsPolicyIssue::from).collect();
         obj.set_named_property("issues", issues)?;
@@ -122,6 +130,7 @@ pub(crate) fn load_error(env: &Env, e: &LoadError) -> napi::Error {
                 file: issues.first().map(|i| i.file.clone()),
                 line: issues.first().and_then(|i| i.line),
                 policy_id: issues.first().map(|i| i.policy_id.as_str()),
+                approval_id: None,
                 issues,
             },
         ),
@@ -160,4 +169,21 @@ pub(crate) fn cases_error(env: &Env, e: &CasesError) -> napi::Error {
         _ => ("invalid", None),
     };
     js_error(env, CASES_ERROR, e.to_string(), Details { kind: Some(kind), file, ..Details::default() })
+}
+
+/// An `APPROVAL_ERROR` for an approval id the engine never issued (or forgot).
+pub(crate) fn approval_error(env: &Env, message: String, approval_id: &str) -> napi::Error {
+    js_error(env, APPROVAL_ERROR, message, Details { approval_id: Some(approval_id), ..Details::default() })
+}
+
+/// A `FILE_ERROR` for a revocations file: `kind` is `io` when the system
+/// refused, `invalid` when the content is not a revocations list.
+pub(crate) fn file_error(env: &Env, e: &std::io::Error, path: &str, what: &str) -> napi::Error {
+    let kind = if e.raw_os_error().is_some() { "io" } else { "invalid" };
+    js_error(
+        env,
+        FILE_ERROR,
+        format!("cannot {what} {path}: {e}"),
+        Details { kind: Some(kind), file: Some(path.to_string()), ..Details::default() },
+    )
 }

@@ -46,11 +46,82 @@ export interface EngineOptions {
   /** Cedar entity JSON: text, or the array itself. */
   entities?: string | unknown[] | null
   errorMode?: ErrorMode
+  /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
+  sessionCounters?: boolean | SessionCounterOptions
 }
 
 /** Options of `Engine.fromDir(dir, options)`. */
 export interface LoadOptions {
   errorMode?: ErrorMode
+  /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
+  sessionCounters?: boolean | SessionCounterOptions
+}
+
+/**
+ * Session counters: for a request whose `context.session.id` is set, the engine
+ * fills `context.session.actions`, `.same_action` and `.repos_touched` (those the
+ * schema declares) from its own count of the session's allowed actions.
+ */
+export interface SessionCounterOptions {
+  /** At most this many sessions are tracked, least recently seen dropped first (default 100,000). */
+  maxSessions?: number
+  /** Sessions idle this long are forgotten (default 8 hours). */
+  idleSeconds?: number
+}
+
+/** The sources of `engine.reload`, as for `new Engine`. */
+export interface ReloadSources {
+  schema: string
+  policies: string | string[]
+  entities?: string | unknown[] | null
+}
+
+/** What `engine.revoke` / `engine.restore` name: exactly one of these. */
+export type RevocationSubject = { agent: EntityRef } | { session: string } | { credential: string }
+
+/** The argument of `engine.grant`: give exactly one of `ttlSeconds` and `expiresAt`. */
+export type GrantOptions = {
+  principal: EntityRef
+  /** Bare action names (`push_commit`) or full uids, one or several. */
+  actions: string | { type: string; id: string } | Array<string | { type: string; id: string }>
+  /** The resource; anything in it (e.g. files of a repository) is included. */
+  resource: EntityRef
+  /** Why (shown in the decisions the grant allows). */
+  reason?: string
+} & ({ ttlSeconds: number; expiresAt?: undefined } | { expiresAt: Date | number | string; ttlSeconds?: undefined })
+
+/** One revocation in force (see `engine.revoke`). */
+export interface Revocation {
+  kind: 'agent' | 'session' | 'credential'
+  /** The agent's entity reference (`Agent::"ci-bot"`), or the session or credential id. */
+  id: string
+  /** Why (shown in every decision the revocation causes). */
+  reason: string
+  revokedAt: Date
+}
+
+/** One time-bound grant in force (see `engine.grant`). */
+export interface Grant {
+  /** `grant-N`. */
+  id: string
+  /** Who is granted (`Agent::"ci-bot"`). */
+  principal: string
+  /** Which actions (`Action::"push_commit"`, ...). */
+  actions: string[]
+  /** Which resource; anything in it is included. */
+  resource: string
+  /** When it stops matching. */
+  expiresAt: Date
+  /** Why it was granted. */
+  reason: string
+}
+
+/** The options of `engine.approve`. */
+export interface ApproveOptions {
+  /** How long the approval lasts, in seconds. */
+  ttlSeconds: number
+  /** How many decisions it allows (default 1). */
+  uses?: number
 }
 
 export type ErrorCode =
@@ -58,6 +129,8 @@ export type ErrorCode =
   | 'SCHEMA_ERROR'
   | 'REQUEST_ERROR'
   | 'CASES_ERROR'
+  | 'APPROVAL_ERROR'
+  | 'FILE_ERROR'
   | 'DENIED'
   | 'APPROVAL_REQUIRED'
 
@@ -105,6 +178,21 @@ export declare class CasesError extends AgentAuthzError {
   readonly code: 'CASES_ERROR'
   readonly kind: 'io' | 'invalid'
   readonly file?: string
+}
+
+/** `engine.approve` was given an approval id this engine never issued (or forgot). */
+export declare class ApprovalError extends AgentAuthzError {
+  readonly code: 'APPROVAL_ERROR'
+  /** The refused id. */
+  readonly approvalId: string
+}
+
+/** A revocations file could not be read or written. */
+export declare class FileError extends AgentAuthzError {
+  readonly code: 'FILE_ERROR'
+  /** `io`: the system refused; `invalid`: the content is not a revocations list. */
+  readonly kind: 'io' | 'invalid'
+  readonly file: string
 }
 
 /** Thrown by a guarded tool when the decision is `deny`; the tool did not run. */

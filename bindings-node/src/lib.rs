@@ -14,15 +14,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use agentauthz::{ErrorMode, NamedText, PolicySources, Request, RequestError};
+use agentauthz::cedar_policy::EntityUid;
+use agentauthz::{
+    ApprovalError, ErrorMode, GrantSpec, NamedText, PolicySources, Request, RequestError, SessionLimits, Subject,
+};
 use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, Task, ValueType};
 use napi_derive::napi;
 use serde_json::Value;
 
 use crate::convert::{ConvertError, Walker, DATA_LIMITS, REQUEST_LIMITS};
-use crate::errors::{cases_error, load_error, request_error};
-use crate::output::{JsCase, JsDecision, JsPolicyInfo};
+use crate::errors::{approval_error, cases_error, file_error, load_error, request_error};
+use crate::output::{grant_object, revocation_object, JsCase, JsDecision, JsPolicyInfo};
 
 /// A loaded, validated policy set that decides requests (see the package README).
 #[napi]
@@ -37,8 +40,8 @@ impl Engine {
     /// when they do not load, `RequestError` when an option has the wrong type.
     #[napi(constructor, ts_args_type = "options: EngineOptions")]
     pub fn new(env: Env, options: Unknown<'_>) -> napi::Result<Self> {
-        let (sources, mode) = engine_options(&env, options)?;
-        build(&env, sources, mode)
+        let (sources, settings) = engine_options(&env, options)?;
+        build(&env, sources, settings)
     }
 
     /// Loads a policy folder: one `*.cedarschema`, `*.cedar` files (in sorted
@@ -48,18 +51,163 @@ impl Engine {
         let Some(dir) = js_string(&dir)? else {
             return Err(request_error(&env, format!("fromDir: dir must be a string path, got {}", kind(&dir)?)));
         };
-        let mode = match options {
-            None => ErrorMode::default(),
+        let settings = match options {
+            None => Settings::default(),
             Some(o) => load_options(&env, o)?,
         };
         let sources = PolicySources::from_dir(&dir).map_err(|e| load_error(&env, &e))?;
-        build(&env, sources, mode)
+        build(&env, sources, settings)
     }
 
-    /// The version (content hash) of the loaded policy set.
+    /// The version (content hash) of the policy set now in force (changes on
+    /// a successful `reload`).
     #[napi(getter)]
     pub fn policy_version(&self) -> String {
         self.inner.policy_version().to_string()
+    }
+
+    /// Validates new policies and swaps them in atomically: a policy folder,
+    /// or `{ schema, policies, entities? }` as for the constructor. Returns
+    /// the new version. On any error it throws (`SchemaError`, `PolicyError`)
+    /// and the old set keeps serving. Revocations, grants, approvals and
+    /// session counters are kept.
+    #[napi(ts_args_type = "source: string | ReloadSources")]
+    pub fn reload(&self, env: Env, source: Unknown<'_>) -> napi::Result<String> {
+        let sources = match js_string(&source)? {
+            Some(dir) => PolicySources::from_dir(&dir).map_err(|e| load_error(&env, &e))?,
+            None => {
+                if source.get_type()? != ValueType::Object || source.is_array()? {
+                    return Err(request_error(
+                        &env,
+                        format!(
+                            "reload: expected a policy folder path or {{ schema, policies, entities? }}, got {}",
+                            kind(&source)?
+                        ),
+                    ));
+                }
+                let obj = source.coerce_to_object()?;
+                check_keys(&env, &obj, &["schema", "policies", "entities"], "reload")?;
+                sources_from(&env, &obj, "reload")?
+            }
+        };
+        self.inner.reload(&sources).map_err(|e| load_error(&env, &e))
+    }
+
+    /// Revokes (kill switch) one agent (`{ agent: 'Agent::"ci-bot"' }`),
+    /// session (`{ session: id }`) or credential (`{ credential: id }`): from
+    /// the next decision on, on every thread, any request naming it is denied
+    /// before policies run (`guard:revoked`, with `reason`).
+    #[napi(ts_args_type = "subject: RevocationSubject, reason: string")]
+    pub fn revoke(&self, env: Env, subject: Unknown<'_>, reason: Unknown<'_>) -> napi::Result<()> {
+        let subject = js_subject(&env, &subject, "revoke")?;
+        let Some(reason) = js_string(&reason)? else {
+            return Err(request_error(&env, format!("revoke: reason must be a string, got {}", kind(&reason)?)));
+        };
+        self.inner.revoke(subject, &reason);
+        Ok(())
+    }
+
+    /// Lifts a revocation; returns whether there was one.
+    #[napi(ts_args_type = "subject: RevocationSubject")]
+    pub fn restore(&self, env: Env, subject: Unknown<'_>) -> napi::Result<bool> {
+        let subject = js_subject(&env, &subject, "restore")?;
+        Ok(self.inner.restore(&subject))
+    }
+
+    /// The revocations in force, sorted by kind and id.
+    #[napi(ts_return_type = "Array<Revocation>")]
+    pub fn revocations<'e>(&self, env: &'e Env) -> napi::Result<Vec<Object<'e>>> {
+        self.inner.revocations().into_iter().map(|r| revocation_object(env, r)).collect()
+    }
+
+    /// Writes the revocations to a JSON file (atomically). Throws `FileError`.
+    #[napi(ts_args_type = "path: string")]
+    pub fn save_revocations(&self, env: Env, path: Unknown<'_>) -> napi::Result<()> {
+        let path = js_path(&env, &path, "saveRevocations")?;
+        self.inner.save_revocations(&path).map_err(|e| file_error(&env, &e, &path, "save revocations to"))
+    }
+
+    /// Replaces the revocations with those saved in a JSON file (by
+    /// `saveRevocations` or the CLI's `agentauthz revoke`). Throws `FileError`
+    /// (`kind` `io` or `invalid`); the revocations in force are then unchanged.
+    #[napi(ts_args_type = "path: string")]
+    pub fn load_revocations(&self, env: Env, path: Unknown<'_>) -> napi::Result<()> {
+        let path = js_path(&env, &path, "loadRevocations")?;
+        self.inner.load_revocations(&path).map_err(|e| file_error(&env, &e, &path, "load revocations from"))
+    }
+
+    /// Adds a time-bound grant: `principal` may do `actions` to `resource` (or
+    /// anything in it) until `expiresAt` or for `ttlSeconds` from now (exactly
+    /// one of the two). Effective at once, it stops matching at expiry with no
+    /// reload; forbid policies still apply. Returns the grant id.
+    #[napi(ts_args_type = "grant: GrantOptions")]
+    pub fn grant(&self, env: Env, grant: Unknown<'_>) -> napi::Result<String> {
+        let spec = js_grant(&env, &grant)?;
+        Ok(self.inner.grant(spec))
+    }
+
+    /// Removes a grant; returns whether it existed.
+    #[napi(ts_args_type = "grantId: string")]
+    pub fn revoke_grant(&self, env: Env, grant_id: Unknown<'_>) -> napi::Result<bool> {
+        let Some(id) = js_string(&grant_id)? else {
+            return Err(request_error(
+                &env,
+                format!("revokeGrant: grantId must be a string, got {}", kind(&grant_id)?),
+            ));
+        };
+        Ok(self.inner.revoke_grant(&id))
+    }
+
+    /// The unexpired grants.
+    #[napi(ts_return_type = "Array<Grant>")]
+    pub fn grants<'e>(&self, env: &'e Env) -> napi::Result<Vec<Object<'e>>> {
+        self.inner.grants().into_iter().map(|g| grant_object(env, g)).collect()
+    }
+
+    /// Records a human approval of an ask's `approvalId`: the same request
+    /// (principal, action, resource, asking policies) is then allowed for
+    /// `ttlSeconds` and at most `uses` times (default 1), then asks again.
+    /// Throws `ApprovalError` for an id this engine never issued. A request
+    /// that a forbid without `@ask` denies is never allowed by it.
+    #[napi(ts_args_type = "approvalId: string, approver: string, options: ApproveOptions")]
+    pub fn approve(
+        &self,
+        env: Env,
+        approval_id: Unknown<'_>,
+        approver: Unknown<'_>,
+        options: Unknown<'_>,
+    ) -> napi::Result<()> {
+        let Some(id) = js_string(&approval_id)? else {
+            return Err(request_error(
+                &env,
+                format!("approve: approvalId must be a string, got {}", kind(&approval_id)?),
+            ));
+        };
+        let Some(approver) = js_string(&approver)? else {
+            return Err(request_error(&env, format!("approve: approver must be a string, got {}", kind(&approver)?)));
+        };
+        let obj = options_object(&env, &options, "approve(approvalId, approver, options)")?;
+        check_keys(&env, &obj, &["ttlSeconds", "uses"], "approve")?;
+        let ttl_value: Unknown<'_> = obj.get_named_property("ttlSeconds")?;
+        let Some(ttl) = positive_seconds(&env, &ttl_value, "approve: options.ttlSeconds")? else {
+            return Err(request_error(&env, "approve: options.ttlSeconds is required".into()));
+        };
+        let uses_value: Unknown<'_> = obj.get_named_property("uses")?;
+        let uses = match positive_integer(&env, &uses_value, "approve: options.uses", u64::from(u32::MAX))? {
+            None => 1,
+            Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+        };
+        match self.inner.approve(&id, &approver, ttl, uses) {
+            Ok(()) => Ok(()),
+            Err(e @ ApprovalError::Unknown(_)) => Err(approval_error(&env, e.to_string(), &id)),
+            Err(e) => Err(request_error(&env, format!("approve: {e}"))),
+        }
+    }
+
+    /// How many sessions the session counters track now (0 when they are off).
+    #[napi(getter)]
+    pub fn tracked_sessions(&self) -> u32 {
+        u32::try_from(self.inner.tracked_sessions()).unwrap_or(u32::MAX)
     }
 
     /// The number of loaded policies.
@@ -98,7 +246,7 @@ impl Engine {
     #[napi(ts_args_type = "request: AuthorizeRequest, now: Date | number | string")]
     pub fn authorize_at(&self, env: Env, request: Unknown<'_>, now: Unknown<'_>) -> napi::Result<JsDecision> {
         let start = Instant::now();
-        let now = js_time(&env, &now, "authorizeAt")?;
+        let now = js_time(&env, &now, "authorizeAt: now")?;
         let req = js_request(&env, request)?;
         Ok(decide(&self.inner, &req, Some(now), start))
     }
@@ -120,7 +268,7 @@ impl Engine {
             ));
         }
         let now = match now {
-            Some(t) if t.get_type()? != ValueType::Undefined => Some(js_time(&env, &t, "authorizeBatch")?),
+            Some(t) if t.get_type()? != ValueType::Undefined => Some(js_time(&env, &t, "authorizeBatch: now")?),
             _ => None,
         };
         let list = requests.coerce_to_object()?;
@@ -184,8 +332,19 @@ pub fn register_error_classes(classes: Object<'_>) -> napi::Result<()> {
     errors::register(classes)
 }
 
-fn build(env: &Env, sources: PolicySources, mode: ErrorMode) -> napi::Result<Engine> {
-    let engine = agentauthz::Engine::builder(sources).error_mode(mode).build().map_err(|e| load_error(env, &e))?;
+/// The settings of a constructor or `fromDir` besides the sources.
+#[derive(Default)]
+struct Settings {
+    mode: ErrorMode,
+    sessions: Option<SessionLimits>,
+}
+
+fn build(env: &Env, sources: PolicySources, settings: Settings) -> napi::Result<Engine> {
+    let mut builder = agentauthz::Engine::builder(sources).error_mode(settings.mode);
+    if let Some(limits) = settings.sessions {
+        builder = builder.session_counters(limits);
+    }
+    let engine = builder.build().map_err(|e| load_error(env, &e))?;
     Ok(Engine { inner: Arc::new(engine) })
 }
 
@@ -233,10 +392,11 @@ fn js_request(env: &Env, value: Unknown<'_>) -> napi::Result<Result<Request, Req
     }
 }
 
-/// `Date`, epoch milliseconds or RFC 3339 text to an instant.
-fn js_time(env: &Env, value: &Unknown<'_>, call: &str) -> napi::Result<SystemTime> {
-    let bad = |what: String| {
-        request_error(env, format!("{call}: now must be a Date, epoch milliseconds or an RFC 3339 string; {what}"))
+/// `Date`, epoch milliseconds or RFC 3339 text to an instant; `what` names
+/// the argument in errors (`authorizeAt: now`).
+fn js_time(env: &Env, value: &Unknown<'_>, what: &str) -> napi::Result<SystemTime> {
+    let bad = |problem: String| {
+        request_error(env, format!("{what} must be a Date, epoch milliseconds or an RFC 3339 string; {problem}"))
     };
     let ms = match value.get_type()? {
         ValueType::Object if value.is_date()? => value.coerce_to_number()?.get_double()?,
@@ -256,21 +416,27 @@ fn js_time(env: &Env, value: &Unknown<'_>, call: &str) -> napi::Result<SystemTim
 }
 
 /// Reads the constructor's options object.
-fn engine_options(env: &Env, options: Unknown<'_>) -> napi::Result<(PolicySources, ErrorMode)> {
+fn engine_options(env: &Env, options: Unknown<'_>) -> napi::Result<(PolicySources, Settings)> {
     let obj = options_object(env, &options, "new Engine(options)")?;
-    check_keys(env, &obj, &["schema", "policies", "entities", "errorMode"], "new Engine")?;
+    check_keys(env, &obj, &["schema", "policies", "entities", "errorMode", "sessionCounters"], "new Engine")?;
+    let sources = sources_from(env, &obj, "new Engine")?;
+    let mode = error_mode(env, &obj)?;
+    let sessions = session_counters(env, &obj, "new Engine")?;
+    Ok((sources, Settings { mode, sessions }))
+}
+
+/// Reads `schema`, `policies` and `entities` from an options object; `call`
+/// starts error messages.
+fn sources_from(env: &Env, obj: &Object<'_>, call: &str) -> napi::Result<PolicySources> {
     let schema_value: Unknown<'_> = obj.get_named_property("schema")?;
     let Some(schema) = js_string(&schema_value)? else {
         return Err(request_error(
             env,
-            format!(
-                "new Engine: options.schema must be the Cedar schema text (a string), got {}",
-                kind(&schema_value)?
-            ),
+            format!("{call}: options.schema must be the Cedar schema text (a string), got {}", kind(&schema_value)?),
         ));
     };
     let policies_value: Unknown<'_> = obj.get_named_property("policies")?;
-    let policies = policy_texts(env, &policies_value)?;
+    let policies = policy_texts(env, &policies_value, call)?;
     let entities_value: Unknown<'_> = obj.get_named_property("entities")?;
     let entities = match entities_value.get_type()? {
         ValueType::Undefined | ValueType::Null => None,
@@ -280,39 +446,35 @@ fn engine_options(env: &Env, options: Unknown<'_>) -> napi::Result<(PolicySource
             match walker.convert(entities_value) {
                 Ok(v) => Some(v.unwrap_or(Value::Null).to_string()),
                 Err(ConvertError::Js(e)) => return Err(e),
-                Err(e) => return Err(request_error(env, format!("new Engine: {}", e.describe()))),
+                Err(e) => return Err(request_error(env, format!("{call}: {}", e.describe()))),
             }
         }
         _ => {
             return Err(request_error(
                 env,
                 format!(
-                    "new Engine: options.entities must be Cedar entity JSON (text or an array), got {}",
+                    "{call}: options.entities must be Cedar entity JSON (text or an array), got {}",
                     kind(&entities_value)?
                 ),
             ))
         }
     };
-    let mode = error_mode(env, &obj)?;
-    let sources = PolicySources {
+    Ok(PolicySources {
         schema: NamedText::new("<schema>", schema),
         policies,
         entities: entities.map(|e| NamedText::new("<entities>", e)),
-    };
-    Ok((sources, mode))
+    })
 }
 
 /// `policies` as one text or an array of texts (`<policies>`, `<policies#2>`, ...).
-fn policy_texts(env: &Env, value: &Unknown<'_>) -> napi::Result<Vec<NamedText>> {
+fn policy_texts(env: &Env, value: &Unknown<'_>, call: &str) -> napi::Result<Vec<NamedText>> {
     if let Some(text) = js_string(value)? {
         return Ok(vec![NamedText::new("<policies>", text)]);
     }
     let wrong = |got: String| {
         request_error(
             env,
-            format!(
-                "new Engine: options.policies must be Cedar policy text (a string or an array of strings), got {got}"
-            ),
+            format!("{call}: options.policies must be Cedar policy text (a string or an array of strings), got {got}"),
         )
     };
     if !(value.get_type()? == ValueType::Object && value.is_array()?) {
@@ -333,13 +495,184 @@ fn policy_texts(env: &Env, value: &Unknown<'_>) -> napi::Result<Vec<NamedText>> 
 }
 
 /// Reads `fromDir`'s options object.
-fn load_options(env: &Env, options: Unknown<'_>) -> napi::Result<ErrorMode> {
+fn load_options(env: &Env, options: Unknown<'_>) -> napi::Result<Settings> {
     if matches!(options.get_type()?, ValueType::Undefined | ValueType::Null) {
-        return Ok(ErrorMode::default());
+        return Ok(Settings::default());
     }
     let obj = options_object(env, &options, "fromDir(dir, options)")?;
-    check_keys(env, &obj, &["errorMode"], "fromDir")?;
-    error_mode(env, &obj)
+    check_keys(env, &obj, &["errorMode", "sessionCounters"], "fromDir")?;
+    Ok(Settings { mode: error_mode(env, &obj)?, sessions: session_counters(env, &obj, "fromDir")? })
+}
+
+/// `sessionCounters: true | { maxSessions?, idleSeconds? }` (off when absent or false).
+fn session_counters(env: &Env, obj: &Object<'_>, call: &str) -> napi::Result<Option<SessionLimits>> {
+    let value: Unknown<'_> = obj.get_named_property("sessionCounters")?;
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Boolean => Ok(value.coerce_to_bool()?.then(SessionLimits::default)),
+        ValueType::Object if !value.is_array()? => {
+            let o = value.coerce_to_object()?;
+            let label = format!("{call}: options.sessionCounters");
+            check_keys(env, &o, &["maxSessions", "idleSeconds"], &label)?;
+            let mut limits = SessionLimits::default();
+            let max: Unknown<'_> = o.get_named_property("maxSessions")?;
+            if let Some(n) = positive_integer(env, &max, &format!("{label}.maxSessions"), u64::from(u32::MAX))? {
+                limits.max_sessions = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            let idle: Unknown<'_> = o.get_named_property("idleSeconds")?;
+            if let Some(d) = positive_seconds(env, &idle, &format!("{label}.idleSeconds"))? {
+                limits.idle_timeout = d;
+            }
+            Ok(Some(limits))
+        }
+        _ => Err(request_error(
+            env,
+            format!(
+                "{call}: options.sessionCounters must be a boolean or {{ maxSessions?, idleSeconds? }}, got {}",
+                kind(&value)?
+            ),
+        )),
+    }
+}
+
+/// A positive, finite number of seconds; `None` when undefined.
+fn positive_seconds(env: &Env, value: &Unknown<'_>, what: &str) -> napi::Result<Option<Duration>> {
+    match value.get_type()? {
+        ValueType::Undefined => Ok(None),
+        ValueType::Number => {
+            let secs = value.coerce_to_number()?.get_double()?;
+            if secs.is_finite() && secs > 0.0 {
+                if let Ok(d) = Duration::try_from_secs_f64(secs) {
+                    return Ok(Some(d));
+                }
+            }
+            Err(request_error(env, format!("{what} must be a positive number of seconds, got {secs}")))
+        }
+        _ => Err(request_error(env, format!("{what} must be a positive number of seconds, got {}", kind(value)?))),
+    }
+}
+
+/// A positive integer up to `max`; `None` when undefined.
+fn positive_integer(env: &Env, value: &Unknown<'_>, what: &str, max: u64) -> napi::Result<Option<u64>> {
+    match value.get_type()? {
+        ValueType::Undefined => Ok(None),
+        ValueType::Number => {
+            let n = value.coerce_to_number()?.get_double()?;
+            if n.fract() == 0.0 && n >= 1.0 && n <= max as f64 {
+                return Ok(Some(n as u64));
+            }
+            Err(request_error(env, format!("{what} must be an integer from 1 to {max}, got {n}")))
+        }
+        _ => Err(request_error(env, format!("{what} must be an integer from 1 to {max}, got {}", kind(value)?))),
+    }
+}
+
+/// A path argument (a string).
+fn js_path(env: &Env, value: &Unknown<'_>, call: &str) -> napi::Result<String> {
+    match js_string(value)? {
+        Some(p) => Ok(p),
+        None => Err(request_error(env, format!("{call}: path must be a string, got {}", kind(value)?))),
+    }
+}
+
+/// An entity reference: `'Type::"id"'` or `{ type, id }`.
+fn js_entity(env: &Env, value: &Unknown<'_>, what: &str) -> napi::Result<EntityUid> {
+    let wrong = |problem: String| request_error(env, format!("{what}: {problem}"));
+    if let Some(text) = js_string(value)? {
+        return EntityUid::from_str(&text)
+            .map_err(|e| wrong(format!("`{text}` is not an entity reference like Type::\"id\": {e}")));
+    }
+    if value.get_type()? == ValueType::Object && !value.is_array()? {
+        let obj = value.coerce_to_object()?;
+        let t: Unknown<'_> = obj.get_named_property("type")?;
+        let i: Unknown<'_> = obj.get_named_property("id")?;
+        if let (Some(t), Some(i)) = (js_string(&t)?, js_string(&i)?) {
+            return agentauthz::entity_uid(&t, &i).map_err(|e| wrong(e.to_string()));
+        }
+    }
+    Err(wrong(format!("expected an entity reference ('Type::\"id\"' or {{ type, id }}), got {}", kind(value)?)))
+}
+
+/// `{ agent }`, `{ session }` or `{ credential }`: exactly one.
+fn js_subject(env: &Env, value: &Unknown<'_>, call: &str) -> napi::Result<Subject> {
+    let wrong = || {
+        request_error(
+            env,
+            format!("{call}: subject must be exactly one of {{ agent }}, {{ session }}, {{ credential }}"),
+        )
+    };
+    if value.get_type()? != ValueType::Object || value.is_array()? {
+        return Err(wrong());
+    }
+    let obj = value.coerce_to_object()?;
+    let keys = Object::keys(&obj)?;
+    let [key] = keys.as_slice() else { return Err(wrong()) };
+    let v: Unknown<'_> = obj.get_named_property(key)?;
+    match key.as_str() {
+        "agent" => Ok(Subject::agent(&js_entity(env, &v, &format!("{call}: subject.agent"))?)),
+        "session" | "credential" => {
+            let Some(id) = js_string(&v)? else {
+                return Err(request_error(
+                    env,
+                    format!("{call}: subject.{key} must be a string id, got {}", kind(&v)?),
+                ));
+            };
+            Ok(if key == "session" { Subject::Session(id) } else { Subject::Credential(id) })
+        }
+        _ => Err(wrong()),
+    }
+}
+
+/// `grant`'s argument: `{ principal, actions, resource, ttlSeconds | expiresAt, reason? }`.
+fn js_grant(env: &Env, value: &Unknown<'_>) -> napi::Result<GrantSpec> {
+    let obj = options_object(env, value, "grant(options)")?;
+    check_keys(env, &obj, &["principal", "actions", "resource", "ttlSeconds", "expiresAt", "reason"], "grant")?;
+    let principal: Unknown<'_> = obj.get_named_property("principal")?;
+    let principal = js_entity(env, &principal, "grant: principal")?;
+    let resource: Unknown<'_> = obj.get_named_property("resource")?;
+    let resource = js_entity(env, &resource, "grant: resource")?;
+    let actions_value: Unknown<'_> = obj.get_named_property("actions")?;
+    let one = |v: &Unknown<'_>, what: &str| -> napi::Result<EntityUid> {
+        match js_string(v)? {
+            Some(name) if !name.contains("::") => {
+                agentauthz::entity_uid("Action", &name).map_err(|e| request_error(env, format!("{what}: {e}")))
+            }
+            _ => js_entity(env, v, what),
+        }
+    };
+    let actions = if actions_value.get_type()? == ValueType::Object && actions_value.is_array()? {
+        let list = actions_value.coerce_to_object()?;
+        let len = list.get_array_length_unchecked()?;
+        let mut out = Vec::with_capacity(len as usize);
+        for i in 0..len {
+            let item: Unknown<'_> = list.get_element(i)?;
+            out.push(one(&item, &format!("grant: actions[{i}]"))?);
+        }
+        out
+    } else {
+        vec![one(&actions_value, "grant: actions")?]
+    };
+    if actions.is_empty() {
+        return Err(request_error(env, "grant: actions must name at least one action".into()));
+    }
+    let ttl: Unknown<'_> = obj.get_named_property("ttlSeconds")?;
+    let at: Unknown<'_> = obj.get_named_property("expiresAt")?;
+    let expires_at = match (ttl.get_type()? == ValueType::Undefined, at.get_type()? == ValueType::Undefined) {
+        (false, true) => {
+            let ttl = positive_seconds(env, &ttl, "grant: ttlSeconds")?.unwrap_or_default();
+            SystemTime::now()
+                .checked_add(ttl)
+                .ok_or_else(|| request_error(env, "grant: ttlSeconds is too large".into()))?
+        }
+        (true, false) => js_time(env, &at, "grant: expiresAt")?,
+        _ => return Err(request_error(env, "grant: give exactly one of ttlSeconds and expiresAt".into())),
+    };
+    let reason_value: Unknown<'_> = obj.get_named_property("reason")?;
+    let reason = match reason_value.get_type()? {
+        ValueType::Undefined => String::new(),
+        _ => js_string(&reason_value)?.ok_or_else(|| request_error(env, "grant: reason must be a string".into()))?,
+    };
+    Ok(GrantSpec { principal, actions, resource, expires_at, reason })
 }
 
 fn error_mode(env: &Env, obj: &Object<'_>) -> napi::Result<ErrorMode> {

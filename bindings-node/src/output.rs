@@ -1,10 +1,12 @@
 //! What the binding hands back to JavaScript: decisions, policies, test cases.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use agentauthz::cedar_policy::Effect;
 use agentauthz::{Decision, Outcome, PolicyInfo, RequestError};
+use napi::bindgen_prelude::{JsObjectValue, Object};
+use napi::Env;
 use napi_derive::napi;
 
 /// One determining policy of a decision.
@@ -45,10 +47,51 @@ pub struct JsDecision {
     pub ask_owner: Option<String>,
     /// For ask: every owner whose approval is needed (sorted).
     pub ask_owners: Vec<String>,
+    /// For ask (and for an allow granted by an approval): the stable id to
+    /// pass to `engine.approve` once the owner approves; otherwise `null`.
+    pub approval_id: Option<String>,
     /// The version (content hash) of the policy set that decided.
     pub policy_version: String,
     /// Time spent deciding, in microseconds.
     pub eval_us: f64,
+}
+
+/// A revocation as the object `engine.revocations()` returns (`Revocation` in
+/// src/header.d.ts): `{ kind, id, reason, revokedAt: Date }`.
+pub(crate) fn revocation_object<'e>(env: &'e Env, r: agentauthz::Revocation) -> napi::Result<Object<'e>> {
+    let (kind, id) = match r.subject {
+        agentauthz::Subject::Agent(id) => ("agent", id),
+        agentauthz::Subject::Session(id) => ("session", id),
+        agentauthz::Subject::Credential(id) => ("credential", id),
+    };
+    let mut obj = Object::new(env)?;
+    obj.set_named_property("kind", kind)?;
+    obj.set_named_property("id", id)?;
+    obj.set_named_property("reason", r.reason)?;
+    let revoked_at = agentauthz::parse_rfc3339(&r.revoked_at).map_or(f64::NAN, epoch_millis);
+    obj.set_named_property("revokedAt", env.create_date(revoked_at)?)?;
+    Ok(obj)
+}
+
+/// A grant as the object `engine.grants()` returns (`Grant` in
+/// src/header.d.ts): `{ id, principal, actions, resource, expiresAt: Date, reason }`.
+pub(crate) fn grant_object<'e>(env: &'e Env, g: agentauthz::Grant) -> napi::Result<Object<'e>> {
+    let mut obj = Object::new(env)?;
+    obj.set_named_property("id", g.id)?;
+    obj.set_named_property("principal", g.principal.to_string())?;
+    obj.set_named_property("actions", g.actions.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    obj.set_named_property("resource", g.resource.to_string())?;
+    obj.set_named_property("expiresAt", env.create_date(epoch_millis(g.expires_at))?)?;
+    obj.set_named_property("reason", g.reason)?;
+    Ok(obj)
+}
+
+/// Milliseconds since the Unix epoch, as a JavaScript `Date` holds time.
+fn epoch_millis(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64() * 1000.0,
+        Err(e) => -(e.duration().as_secs_f64() * 1000.0),
+    }
 }
 
 /// A loaded policy: id, file, effect and annotations.
@@ -157,6 +200,7 @@ impl From<&Decision> for JsDecision {
                 .collect(),
             ask_owner: d.ask_owner().map(str::to_string),
             ask_owners: d.ask_owners.clone(),
+            approval_id: d.approval_id.clone(),
             policy_version: d.policy_version.to_string(),
             eval_us: d.eval_time.as_secs_f64() * 1e6,
         }
@@ -174,6 +218,7 @@ impl JsDecision {
             errors: vec![JsDecisionError { policy: None, message: error.to_string() }],
             ask_owner: None,
             ask_owners: Vec::new(),
+            approval_id: None,
             policy_version: policy_version.to_string(),
             eval_us: start.elapsed().as_secs_f64() * 1e6,
         }

@@ -9,7 +9,11 @@ import {
   SchemaError,
   RequestError,
   AgentAuthzError,
+  ApprovalError,
+  FileError,
   type Decision,
+  type Grant,
+  type Revocation,
   type AuthorizeRequest,
   type Outcome,
   type Case,
@@ -42,6 +46,34 @@ async function main(): Promise<void> {
   const batch: Decision[] = engine.authorizeBatch([req, req]).concat(engine.authorizeBatch([req], new Date()))
   const at: Decision = engine.authorizeAt(req, new Date('2026-11-25T10:00:00Z'))
   const cases: Case[] = loadCases('policies-examples/coding-agent/cases.toml')
+
+  // Runtime controls.
+  const counting = Engine.fromDir('x', { sessionCounters: { maxSessions: 10, idleSeconds: 60 } })
+  const tracked: number = counting.trackedSessions + new Engine({ schema: '', policies: '', sessionCounters: true }).trackedSessions
+  engine.revoke({ agent: 'Agent::"ci-bot"' }, 'INC-1')
+  engine.revoke({ agent: { type: 'Agent', id: 'ci-bot' } }, 'INC-1')
+  engine.revoke({ session: 's-1' }, 'INC-1')
+  const restored: boolean = engine.restore({ credential: 'c-1' })
+  const revs: Revocation[] = engine.revocations()
+  const revokedAt: Date = revs[0]!.revokedAt
+  const kind: 'agent' | 'session' | 'credential' = revs[0]!.kind
+  engine.saveRevocations('r.json')
+  engine.loadRevocations('r.json')
+  const gid: string = engine.grant({ principal: 'Agent::"a"', actions: ['push_commit'], resource: 'Repository::"r"', ttlSeconds: 60 })
+  engine.grant({ principal: 'Agent::"a"', actions: 'open_pr', resource: 'Repository::"r"', expiresAt: new Date(), reason: 'x' })
+  const gone: boolean = engine.revokeGrant(gid)
+  const grants: Grant[] = engine.grants()
+  const expiresAt: Date = grants[0]!.expiresAt
+  const approvalId: string | null = d.approvalId
+  if (approvalId !== null) engine.approve(approvalId, 'carol', { ttlSeconds: 60, uses: 2 })
+  const v: string = engine.reload('dir') + engine.reload({ schema: '', policies: [''], entities: [] })
+  try {
+    engine.approve('apr-x', 'carol', { ttlSeconds: 60 })
+  } catch (e) {
+    if (e instanceof ApprovalError) console.log(e.approvalId)
+    if (e instanceof FileError) console.log(e.kind, e.file)
+  }
+  console.log(tracked, restored, revokedAt, kind, gone, expiresAt, v)
   for (const c of cases) engine.authorizeAt(c.request, c.now ?? new Date())
 
   const fetchTool = async (args: { url: string }): Promise<string> => args.url
@@ -75,3 +107,9 @@ void main
 engine.authorize({ principal: 'Agent::"x"', action: 'a' })
 // @ts-expect-error: unknown error modes are rejected
 Engine.fromDir('x', { errorMode: 'lenient' })
+// @ts-expect-error: a grant needs ttlSeconds or expiresAt
+engine.grant({ principal: 'Agent::"a"', actions: 'push', resource: 'Repository::"r"' })
+// @ts-expect-error: a revocation names an agent, a session or a credential
+engine.revoke({ user: 'x' }, 'reason')
+// @ts-expect-error: approve needs a ttl
+engine.approve('apr-x', 'carol', { uses: 1 })

@@ -274,6 +274,59 @@ pub(crate) fn timedelta_to_cedar(td: &Bound<'_, PyDelta>) -> String {
     format!("{}ms", micros / 1000)
 }
 
+fn epoch(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    EPOCH
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            let utc = utc(py)?;
+            Ok(py.import("datetime")?.getattr("datetime")?.call((1970, 1, 1, 0, 0, 0, 0, utc), None)?.unbind())
+        })
+        .map(|e| e.bind(py))
+}
+
+/// An instant as an aware `datetime` in UTC (microsecond precision).
+pub(crate) fn py_datetime(py: Python<'_>, t: SystemTime) -> PyResult<Bound<'_, PyAny>> {
+    let (sign, offset) = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (1_i64, d),
+        Err(e) => (-1_i64, e.duration()),
+    };
+    let secs = i64::try_from(offset.as_secs()).unwrap_or(i64::MAX);
+    let delta = py.import("datetime")?.getattr("timedelta")?.call1((
+        0,
+        sign.saturating_mul(secs),
+        sign * i64::from(offset.subsec_micros()),
+    ))?;
+    epoch(py)?.call_method1("__add__", (delta,))
+}
+
+/// A duration given as seconds (a positive `int` or `float`) or a positive
+/// `timedelta`.
+pub(crate) fn duration(obj: &Bound<'_, PyAny>) -> Result<Duration, ConvError> {
+    let secs: f64 = if let Ok(td) = obj.cast::<PyDelta>() {
+        let micros = i128::from(td.get_days()) * 86_400_000_000
+            + i128::from(td.get_seconds()) * 1_000_000
+            + i128::from(td.get_microseconds());
+        if micros <= 0 {
+            return Err(ConvError::new(format!("must be positive, got {}", short_repr(obj))));
+        }
+        return u64::try_from(micros)
+            .map(Duration::from_micros)
+            .map_err(|_| ConvError::new(format!("{} is too long", short_repr(obj))));
+    } else if obj.is_instance_of::<PyBool>() {
+        return Err(ConvError::new("expected seconds (int or float) or a timedelta, got bool"));
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        f.value()
+    } else if obj.is_instance_of::<PyInt>() {
+        let n: i64 = obj.extract().map_err(|_| ConvError::new(format!("{} is out of range", short_repr(obj))))?;
+        n as f64
+    } else {
+        return Err(ConvError::new(format!("expected seconds (int or float) or a timedelta, got {}", type_name(obj))));
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(ConvError::new(format!("must be a positive number of seconds, got {}", short_repr(obj))));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| ConvError::new(format!("{} is out of range", short_repr(obj))))
+}
+
 /// A `now=` argument: an aware `datetime` or an RFC 3339 string.
 pub(crate) fn instant(obj: &Bound<'_, PyAny>) -> Result<SystemTime, ConvError> {
     if let Ok(s) = obj.cast::<PyString>() {
@@ -289,13 +342,8 @@ pub(crate) fn instant(obj: &Bound<'_, PyAny>) -> Result<SystemTime, ConvError> {
     };
     let py = obj.py();
     let u = aware_utc(dt)?;
-    let epoch = EPOCH
-        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            let utc = utc(py)?;
-            Ok(py.import("datetime")?.getattr("datetime")?.call((1970, 1, 1, 0, 0, 0, 0, utc), None)?.unbind())
-        })
-        .map_err(|e| ConvError::new(e.to_string()))?;
-    let delta = u.call_method1("__sub__", (epoch.bind(py),)).map_err(|e| ConvError::new(e.to_string()))?;
+    let epoch = epoch(py).map_err(|e| ConvError::new(e.to_string()))?;
+    let delta = u.call_method1("__sub__", (epoch,)).map_err(|e| ConvError::new(e.to_string()))?;
     let delta = delta.cast::<PyDelta>().map_err(|e| ConvError::new(e.to_string()))?;
     let micros = i64::from(delta.get_days()) * 86_400_000_000
         + i64::from(delta.get_seconds()) * 1_000_000

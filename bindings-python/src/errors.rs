@@ -104,3 +104,24 @@ pub(crate) fn load_error(py: Python<'_>, error: LoadError) -> PyErr {
 pub(crate) fn cases_error(py: Python<'_>, error: CasesError) -> PyErr {
     authz_error(py, error.to_string())
 }
+
+/// `agentauthz.ApprovalError(message, approval_id=...)`: an approval id this
+/// engine never issued.
+pub(crate) fn approval_error(py: Python<'_>, message: String, approval_id: &str) -> PyErr {
+    let kwargs = PyDict::new(py);
+    match kwargs.set_item("approval_id", approval_id) {
+        Ok(()) => make(py, "ApprovalError", message, Some(&kwargs)),
+        Err(e) => e,
+    }
+}
+
+/// A failure reading or writing a revocations file: `OSError` (the subclass
+/// for the errno, e.g. `FileNotFoundError`, with `filename`) when the system
+/// refused, `AuthzError` when the file's content is not a revocations list.
+pub(crate) fn file_error(py: Python<'_>, error: &std::io::Error, path: &std::path::Path, what: &str) -> PyErr {
+    let shown = path.display().to_string();
+    match error.raw_os_error() {
+        Some(errno) => pyo3::exceptions::PyOSError::new_err((errno, format!("cannot {what}: {error}"), shown)),
+        None => authz_error(py, format!("cannot {what} {shown}: {error}")),
+    }
+}

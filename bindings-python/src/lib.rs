@@ -11,12 +11,13 @@ mod errors;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use agentauthz::cedar_policy::Effect;
-use agentauthz::{ErrorMode, PolicyInfo, PolicySources};
-use pyo3::exceptions::PyValueError;
+use agentauthz::cedar_policy::{Effect, EntityUid};
+use agentauthz::{ApprovalError, ErrorMode, GrantSpec, PolicyInfo, PolicySources, SessionLimits, Subject};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::convert::{ConvError, Limits};
@@ -279,6 +280,84 @@ fn instant(py: Python<'_>, now: &Bound<'_, PyAny>) -> PyResult<SystemTime> {
     convert::instant(now).map_err(|e| request_error(py, e.describe("now")))
 }
 
+/// The session-counter settings of a constructor, or None when they are off.
+fn session_limits(
+    enabled: bool,
+    max_sessions: Option<usize>,
+    idle_seconds: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<SessionLimits>> {
+    let idle_seconds = idle_seconds.filter(|i| !i.is_none());
+    if !enabled {
+        if max_sessions.is_some() || idle_seconds.is_some() {
+            return Err(PyValueError::new_err("max_sessions and session_idle_seconds need session_counters=True"));
+        }
+        return Ok(None);
+    }
+    let mut limits = SessionLimits::default();
+    if let Some(n) = max_sessions {
+        if n == 0 {
+            return Err(PyValueError::new_err("max_sessions must be at least 1"));
+        }
+        limits.max_sessions = n;
+    }
+    if let Some(idle) = idle_seconds {
+        limits.idle_timeout =
+            convert::duration(idle).map_err(|e| PyValueError::new_err(e.describe("session_idle_seconds")))?;
+    }
+    Ok(Some(limits))
+}
+
+/// The subject of `revoke` / `restore`: exactly one of agent, session, credential.
+fn subject(
+    py: Python<'_>,
+    agent: Option<&Bound<'_, PyAny>>,
+    session: Option<&str>,
+    credential: Option<&str>,
+) -> PyResult<Subject> {
+    match (agent, session, credential) {
+        (Some(a), None, None) => {
+            let uid = convert::entity_ref(a).map_err(|m| request_error(py, format!("agent: {m}")))?;
+            Ok(Subject::agent(&uid))
+        }
+        (None, Some(s), None) => Ok(Subject::Session(s.to_string())),
+        (None, None, Some(c)) => Ok(Subject::Credential(c.to_string())),
+        _ => Err(PyTypeError::new_err("give exactly one of agent=, session=, credential=")),
+    }
+}
+
+/// A grant's actions: one action or an iterable of them; a bare name means `Action::"name"`.
+fn grant_actions(actions: &Bound<'_, PyAny>) -> Result<Vec<EntityUid>, String> {
+    let one = |a: &Bound<'_, PyAny>| -> Result<EntityUid, String> {
+        if let Ok(s) = a.cast::<PyString>() {
+            let name = convert::py_str(s).map_err(|e| e.describe("action"))?;
+            if !name.contains("::") {
+                return convert::uid_from_parts("Action", &name);
+            }
+        }
+        convert::entity_ref(a)
+    };
+    if actions.is_instance_of::<PyString>() || actions.is_instance_of::<PyDict>() {
+        return Ok(vec![one(actions)?]);
+    }
+    let mut out = Vec::new();
+    for (i, a) in actions.try_iter().map_err(|_| "expected an action or a list of actions".to_string())?.enumerate() {
+        let a = a.map_err(|e| e.to_string())?;
+        out.push(one(&a).map_err(|m| format!("[{i}]: {m}"))?);
+    }
+    if out.is_empty() {
+        return Err("at least one action is needed".into());
+    }
+    Ok(out)
+}
+
+static CONTROLS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// A class of `agentauthz._controls` (`Revocation`, `Grant`).
+fn control_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let module = CONTROLS.get_or_try_init(py, || py.import("agentauthz._controls").map(Bound::unbind))?;
+    module.bind(py).getattr(name)
+}
+
 /// A loaded, validated policy set. Decides requests from any number of
 /// threads at once; the GIL is released while deciding.
 #[pyclass(frozen, module = "agentauthz._native", name = "Engine")]
@@ -287,9 +366,21 @@ pub struct Engine {
 }
 
 impl Engine {
-    fn build(py: Python<'_>, sources: PolicySources, error_mode: &str) -> PyResult<Self> {
+    fn build(
+        py: Python<'_>,
+        sources: PolicySources,
+        error_mode: &str,
+        sessions: Option<SessionLimits>,
+    ) -> PyResult<Self> {
         let mode = parse_mode(error_mode)?;
-        let built = py.detach(move || agentauthz::Engine::builder(sources).error_mode(mode).build());
+        let built = py.detach(move || {
+            let builder = agentauthz::Engine::builder(sources).error_mode(mode);
+            match sessions {
+                Some(limits) => builder.session_counters(limits),
+                None => builder,
+            }
+            .build()
+        });
         built.map(|inner| Self { inner }).map_err(|e| load_error(py, e))
     }
 
@@ -315,36 +406,251 @@ impl Engine {
 impl Engine {
     /// Builds an engine from a schema (Cedar schema syntax), policies (Cedar)
     /// and optional entities (Cedar entity JSON text, or a list of entity dicts).
+    /// With `session_counters=True` the engine counts each session's allowed
+    /// actions and repositories and fills `context.session.actions`,
+    /// `.same_action` and `.repos_touched` (those the schema declares),
+    /// keeping at most `max_sessions` sessions (default 100,000) and dropping
+    /// sessions idle for `session_idle_seconds` (default 8 hours).
     #[new]
-    #[pyo3(signature = (schema, policies, entities = None, *, error_mode = "fail-closed"))]
+    #[pyo3(signature = (
+        schema, policies, entities = None, *, error_mode = "fail-closed",
+        session_counters = false, max_sessions = None, session_idle_seconds = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         schema: &str,
         policies: &str,
         entities: Option<&Bound<'_, PyAny>>,
         error_mode: &str,
+        session_counters: bool,
+        max_sessions: Option<usize>,
+        session_idle_seconds: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let sessions = session_limits(session_counters, max_sessions, session_idle_seconds)?;
         let entities = match entities {
             Some(e) if !e.is_none() => Some(entities_text(py, e)?),
             _ => None,
         };
         let sources = PolicySources::from_strings(schema, policies, entities.as_deref());
-        Self::build(py, sources, error_mode)
+        Self::build(py, sources, error_mode, sessions)
     }
 
     /// Loads a policy folder: one `*.cedarschema`, `*.cedar` files and an
-    /// optional `entities.json`.
+    /// optional `entities.json`. Session counters as for the constructor.
     #[staticmethod]
-    #[pyo3(signature = (path, *, error_mode = "fail-closed"))]
-    fn from_dir(py: Python<'_>, path: PathBuf, error_mode: &str) -> PyResult<Self> {
+    #[pyo3(signature = (
+        path, *, error_mode = "fail-closed",
+        session_counters = false, max_sessions = None, session_idle_seconds = None
+    ))]
+    fn from_dir(
+        py: Python<'_>,
+        path: PathBuf,
+        error_mode: &str,
+        session_counters: bool,
+        max_sessions: Option<usize>,
+        session_idle_seconds: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let sessions = session_limits(session_counters, max_sessions, session_idle_seconds)?;
         let sources = py.detach(|| PolicySources::from_dir(&path)).map_err(|e| load_error(py, e))?;
-        Self::build(py, sources, error_mode)
+        Self::build(py, sources, error_mode, sessions)
     }
 
-    /// The version (content hash) of the loaded policy set.
+    /// The version (content hash) of the policy set now in force (changes on
+    /// a successful `reload`).
     #[getter]
     fn policy_version(&self) -> String {
         self.inner.policy_version()
+    }
+
+    /// Validates new sources and swaps them in atomically: a policy folder
+    /// (`path`), or `schema=`, `policies=` and optional `entities=` as for
+    /// the constructor. Returns the new version. On any error it raises
+    /// (`SchemaError`, `PolicyError`, `EntityError`, `AuthzError`) and the
+    /// old set keeps serving. Revocations, grants, approvals and session
+    /// counters are kept.
+    #[pyo3(signature = (path = None, *, schema = None, policies = None, entities = None))]
+    fn reload(
+        &self,
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        schema: Option<&str>,
+        policies: Option<&str>,
+        entities: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let sources = match (path, schema, policies) {
+            (Some(path), None, None) if entities.is_none_or(|e| e.is_none()) => {
+                py.detach(|| PolicySources::from_dir(&path)).map_err(|e| load_error(py, e))?
+            }
+            (None, Some(schema), Some(policies)) => {
+                let entities = match entities {
+                    Some(e) if !e.is_none() => Some(entities_text(py, e)?),
+                    _ => None,
+                };
+                PolicySources::from_strings(schema, policies, entities.as_deref())
+            }
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "reload takes a policy folder path, or schema= and policies= (and optional entities=)",
+                ))
+            }
+        };
+        py.detach(|| self.inner.reload(&sources)).map_err(|e| load_error(py, e))
+    }
+
+    /// Revokes (kill switch) exactly one of: an agent (an entity reference
+    /// such as `'Agent::"ci-bot"'`), a session id or a credential id. From
+    /// the next decision on, on every thread, any request naming it is denied
+    /// before policies run (`guard:revoked`, with `reason`).
+    #[pyo3(signature = (*, agent = None, session = None, credential = None, reason))]
+    fn revoke(
+        &self,
+        py: Python<'_>,
+        agent: Option<&Bound<'_, PyAny>>,
+        session: Option<&str>,
+        credential: Option<&str>,
+        reason: &str,
+    ) -> PyResult<()> {
+        let subject = subject(py, agent, session, credential)?;
+        self.inner.revoke(subject, reason);
+        Ok(())
+    }
+
+    /// Lifts a revocation (same arguments as `revoke`, without the reason);
+    /// returns whether there was one.
+    #[pyo3(signature = (*, agent = None, session = None, credential = None))]
+    fn restore(
+        &self,
+        py: Python<'_>,
+        agent: Option<&Bound<'_, PyAny>>,
+        session: Option<&str>,
+        credential: Option<&str>,
+    ) -> PyResult<bool> {
+        let subject = subject(py, agent, session, credential)?;
+        Ok(self.inner.restore(&subject))
+    }
+
+    /// The revocations in force, sorted by subject, as `Revocation` objects
+    /// (`kind`, `id`, `reason`, `revoked_at`).
+    fn revocations<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let class = control_class(py, "Revocation")?;
+        self.inner
+            .revocations()
+            .into_iter()
+            .map(|r| {
+                let (kind, id) = match r.subject {
+                    Subject::Agent(id) => ("agent", id),
+                    Subject::Session(id) => ("session", id),
+                    Subject::Credential(id) => ("credential", id),
+                };
+                let revoked_at = match agentauthz::parse_rfc3339(&r.revoked_at) {
+                    Some(t) => convert::py_datetime(py, t)?,
+                    None => PyString::new(py, &r.revoked_at).into_any(),
+                };
+                class.call1((kind, id, r.reason, revoked_at))
+            })
+            .collect()
+    }
+
+    /// Writes the revocations to a JSON file (atomically). Raises `OSError`.
+    fn save_revocations(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.save_revocations(&path))
+            .map_err(|e| errors::file_error(py, &e, &path, "save revocations to"))
+    }
+
+    /// Replaces the revocations with those saved in a JSON file (by
+    /// `save_revocations` or the CLI's `agentauthz revoke`). Raises `OSError`
+    /// when it cannot be read, `AuthzError` when it is not a revocations list;
+    /// either way the revocations in force are unchanged.
+    fn load_revocations(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.load_revocations(&path))
+            .map_err(|e| errors::file_error(py, &e, &path, "load revocations from"))
+    }
+
+    /// Adds a time-bound grant: `principal` may do `actions` (one action, or
+    /// a list of them: bare names or entity references; a tuple is read as a
+    /// list) to `resource` or anything in it, until `expires_at` (an aware
+    /// datetime or RFC 3339 string) or for `ttl` (seconds or a timedelta) from
+    /// now; give exactly one of the two.
+    /// Effective at once, it stops matching at expiry with no reload; forbid
+    /// policies still apply. Returns the grant id.
+    #[pyo3(signature = (principal, actions, resource, *, ttl = None, expires_at = None, reason = ""))]
+    #[allow(clippy::too_many_arguments)]
+    fn grant(
+        &self,
+        py: Python<'_>,
+        principal: &Bound<'_, PyAny>,
+        actions: &Bound<'_, PyAny>,
+        resource: &Bound<'_, PyAny>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        expires_at: Option<&Bound<'_, PyAny>>,
+        reason: &str,
+    ) -> PyResult<String> {
+        let principal = convert::entity_ref(principal).map_err(|m| request_error(py, format!("principal: {m}")))?;
+        let actions = grant_actions(actions).map_err(|m| request_error(py, format!("actions: {m}")))?;
+        let resource = convert::entity_ref(resource).map_err(|m| request_error(py, format!("resource: {m}")))?;
+        let expires_at = match (ttl.filter(|t| !t.is_none()), expires_at.filter(|e| !e.is_none())) {
+            (Some(ttl), None) => {
+                let ttl = convert::duration(ttl).map_err(|e| PyValueError::new_err(e.describe("ttl")))?;
+                SystemTime::now().checked_add(ttl).ok_or_else(|| PyValueError::new_err("ttl: too far in the future"))?
+            }
+            (None, Some(at)) => convert::instant(at).map_err(|e| request_error(py, e.describe("expires_at")))?,
+            _ => return Err(PyTypeError::new_err("give exactly one of ttl= and expires_at=")),
+        };
+        let spec = GrantSpec { principal, actions, resource, expires_at, reason: reason.to_string() };
+        Ok(self.inner.grant(spec))
+    }
+
+    /// Removes a grant; returns whether it existed.
+    fn revoke_grant(&self, grant_id: &str) -> bool {
+        self.inner.revoke_grant(grant_id)
+    }
+
+    /// The unexpired grants, as `Grant` objects (`id`, `principal`,
+    /// `actions`, `resource`, `expires_at`, `reason`).
+    fn grants<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let class = control_class(py, "Grant")?;
+        self.inner
+            .grants()
+            .into_iter()
+            .map(|g| {
+                let actions = PyTuple::new(py, g.actions.iter().map(ToString::to_string))?;
+                let expires_at = convert::py_datetime(py, g.expires_at)?;
+                class.call1((g.id, g.principal.to_string(), actions, g.resource.to_string(), expires_at, g.reason))
+            })
+            .collect()
+    }
+
+    /// Records a human approval of an ask's `approval_id`: the same request
+    /// (principal, action, resource, asking policies) is then allowed for
+    /// `ttl` (seconds or a timedelta) and at most `uses` times, then asks
+    /// again. Raises `ApprovalError` for an id this engine never issued. A
+    /// request some forbid without `@ask` denies is never allowed by it.
+    #[pyo3(signature = (approval_id, approver, *, ttl, uses = 1))]
+    fn approve(
+        &self,
+        py: Python<'_>,
+        approval_id: &str,
+        approver: &str,
+        ttl: &Bound<'_, PyAny>,
+        uses: i64,
+    ) -> PyResult<()> {
+        let ttl: Duration = convert::duration(ttl).map_err(|e| PyValueError::new_err(e.describe("ttl")))?;
+        let uses = match u32::try_from(uses) {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(PyValueError::new_err(format!("uses must be from 1 to {}, got {uses}", u32::MAX))),
+        };
+        match self.inner.approve(approval_id, approver, ttl, uses) {
+            Ok(()) => Ok(()),
+            Err(e @ ApprovalError::Unknown(_)) => Err(errors::approval_error(py, e.to_string(), approval_id)),
+            Err(e) => Err(PyValueError::new_err(e.to_string())),
+        }
+    }
+
+    /// How many sessions the session counters track now (0 when they are off).
+    #[getter]
+    fn tracked_sessions(&self) -> usize {
+        self.inner.tracked_sessions()
     }
 
     /// The number of loaded policies.

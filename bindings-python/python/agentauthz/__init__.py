@@ -9,13 +9,24 @@ take an action: ``allow``, ``deny`` or ``ask`` (a named human must approve).
 ...                      context={...})  # doctest: +SKIP
 >>> d.outcome, d.allowed, [r.policy_id for r in d.reasons]  # doctest: +SKIP
 
+Runtime controls, all effective from the next decision on every thread:
+:meth:`Engine.revoke` / :meth:`Engine.restore` (kill switch, persisted with
+:meth:`Engine.save_revocations` / :meth:`Engine.load_revocations`),
+:meth:`Engine.grant` / :meth:`Engine.revoke_grant` (time-bound grants),
+:meth:`Engine.approve` (approving an ``ask`` by its ``approval_id``),
+:meth:`Engine.reload` (validated, atomic policy swap) and session counters
+(``Engine.from_dir(..., session_counters=True)``).
+
 Everything raised derives from :class:`AuthzError`: :class:`SchemaError`,
-:class:`PolicyError`, :class:`EntityError` when loading; :class:`RequestError`
-for arguments that cannot be converted; :class:`Denied` and
+:class:`PolicyError`, :class:`EntityError` when loading or reloading;
+:class:`RequestError` for arguments that cannot be converted;
+:class:`ApprovalError` for an unknown approval id; :class:`Denied` and
 :class:`ApprovalRequired` from :meth:`Engine.guard`.
 """
 
+from ._controls import Grant, Revocation
 from ._errors import (
+    ApprovalError,
     ApprovalRequired,
     AuthzError,
     Denied,
@@ -37,15 +48,18 @@ from ._native import (
 __all__ = [
     "MAX_CONTEXT_DEPTH",
     "MAX_REQUEST_BYTES",
+    "ApprovalError",
     "ApprovalRequired",
     "AuthzError",
     "Decision",
     "Denied",
     "Engine",
     "EntityError",
+    "Grant",
     "PolicyError",
     "Reason",
     "RequestError",
+    "Revocation",
     "SchemaError",
     "__version__",
     "load_cases",

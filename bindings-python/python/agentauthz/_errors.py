@@ -151,3 +151,16 @@ class ApprovalRequired(Denied):
         super().__init__(decision, request, message or _describe(decision, what, request))
         self.owner = decision.ask_owner
         self.owners = owners
+
+
+class ApprovalError(AuthzError):
+    """:meth:`Engine.approve` was given an approval id this engine never issued
+    (or has forgotten): only the ``approval_id`` of an ``ask`` decision can be
+    approved. ``approval_id`` is the id that was refused."""
+
+    approval_id: t.Optional[str]
+
+    def __init__(self, message: str, approval_id: t.Optional[str] = None) -> None:
+        """Create the error for the refused ``approval_id``."""
+        super().__init__(message)
+        self.approval_id = approval_id

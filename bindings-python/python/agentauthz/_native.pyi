@@ -4,6 +4,8 @@ import datetime
 import os
 from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, TypeVar, Union, final
 
+from ._controls import Grant, Revocation
+
 __all__ = ["Decision", "Engine", "MAX_CONTEXT_DEPTH", "MAX_REQUEST_BYTES", "Reason", "__version__", "load_cases"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -12,6 +14,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _EntityRef = Union[str, Tuple[str, str], Mapping[str, str]]
 _ErrorMode = Literal["fail-closed", "strict", "cedar"]
 _Instant = Union[datetime.datetime, str]
+# Seconds (int or float) or a timedelta; positive.
+_Seconds = Union[int, float, datetime.timedelta]
+_Path = Union[str, "os.PathLike[str]"]
 # A batch item: a dict with principal, action, resource and optional context,
 # or a (principal, action, resource[, context]) tuple.
 _BatchRequest = Union[Mapping[str, Any], Tuple[Any, ...]]
@@ -76,11 +81,62 @@ class Engine:
         entities: Union[str, List[Any], None] = None,
         *,
         error_mode: _ErrorMode = "fail-closed",
+        session_counters: bool = False,
+        max_sessions: Optional[int] = None,
+        session_idle_seconds: Optional[_Seconds] = None,
     ) -> "Engine": ...
     @staticmethod
-    def from_dir(path: Union[str, "os.PathLike[str]"], *, error_mode: _ErrorMode = "fail-closed") -> "Engine": ...
+    def from_dir(
+        path: _Path,
+        *,
+        error_mode: _ErrorMode = "fail-closed",
+        session_counters: bool = False,
+        max_sessions: Optional[int] = None,
+        session_idle_seconds: Optional[_Seconds] = None,
+    ) -> "Engine": ...
     @property
     def policy_version(self) -> str: ...
+    def reload(
+        self,
+        path: Optional[_Path] = None,
+        *,
+        schema: Optional[str] = None,
+        policies: Optional[str] = None,
+        entities: Union[str, List[Any], None] = None,
+    ) -> str: ...
+    def revoke(
+        self,
+        *,
+        agent: Optional[_EntityRef] = None,
+        session: Optional[str] = None,
+        credential: Optional[str] = None,
+        reason: str,
+    ) -> None: ...
+    def restore(
+        self,
+        *,
+        agent: Optional[_EntityRef] = None,
+        session: Optional[str] = None,
+        credential: Optional[str] = None,
+    ) -> bool: ...
+    def revocations(self) -> List[Revocation]: ...
+    def save_revocations(self, path: _Path) -> None: ...
+    def load_revocations(self, path: _Path) -> None: ...
+    def grant(
+        self,
+        principal: _EntityRef,
+        actions: Union[str, _EntityRef, Iterable[Union[str, _EntityRef]]],
+        resource: _EntityRef,
+        *,
+        ttl: Optional[_Seconds] = None,
+        expires_at: Optional[_Instant] = None,
+        reason: str = "",
+    ) -> str: ...
+    def revoke_grant(self, grant_id: str) -> bool: ...
+    def grants(self) -> List[Grant]: ...
+    def approve(self, approval_id: str, approver: str, *, ttl: _Seconds, uses: int = 1) -> None: ...
+    @property
+    def tracked_sessions(self) -> int: ...
     @property
     def policy_count(self) -> int: ...
     @property
@@ -114,4 +170,4 @@ class Engine:
         context: Any = None,
     ) -> Callable[[_F], _F]: ...
 
-def load_cases(path: Union[str, "os.PathLike[str]"]) -> List[Dict[str, Any]]: ...
+def load_cases(path: _Path) -> List[Dict[str, Any]]: ...
