@@ -46,6 +46,11 @@ export interface EngineOptions {
   /** Cedar entity JSON: text, or the array itself. */
   entities?: string | unknown[] | null
   errorMode?: ErrorMode
+  /**
+   * `'shadow'` makes every policy advisory: requests that pass the engine guards
+   * are allowed and `decision.shadow` records what enforcing would decide.
+   */
+  enforcement?: 'enforce' | 'shadow'
   /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
   sessionCounters?: boolean | SessionCounterOptions
 }
@@ -53,6 +58,11 @@ export interface EngineOptions {
 /** Options of `Engine.fromDir(dir, options)`. */
 export interface LoadOptions {
   errorMode?: ErrorMode
+  /**
+   * `'shadow'` makes every policy advisory: requests that pass the engine guards
+   * are allowed and `decision.shadow` records what enforcing would decide.
+   */
+  enforcement?: 'enforce' | 'shadow'
   /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
   sessionCounters?: boolean | SessionCounterOptions
 }
@@ -372,6 +382,11 @@ export interface Decision {
   policyVersion: string
   /** Time spent deciding, in microseconds. */
   evalUs: number
+  /**
+   * What enforcing the shadow policies would decide; `null` when no policy
+   * is in shadow mode (`@mode("shadow")` or `enforcement: 'shadow'`).
+   */
+  shadow: Shadow | null
 }
 
 /** An error met while deciding. */
@@ -420,4 +435,18 @@ export interface Reason {
   effect: 'permit' | 'forbid'
   /** Every annotation of the policy (`owner`, `ask`, `control`, ...). */
   annotations: Record<string, string>
+}
+
+/** What enforcing the shadow policies would decide. */
+export interface Shadow {
+  /** The would-be outcome with every policy (shadow ones included) enforced. */
+  outcome: Outcome
+  /** The would-be determining policy ids. */
+  reasons: Array<string>
+  /** For a would-be ask: the owners who would be asked. */
+  askOwners: Array<string>
+  /** The satisfied policies that are not enforced. */
+  policies: Array<string>
+  /** Whether enforcing the shadow policies would change the outcome. */
+  changed: boolean
 }

@@ -46,6 +46,11 @@ export interface EngineOptions {
   /** Cedar entity JSON: text, or the array itself. */
   entities?: string | unknown[] | null
   errorMode?: ErrorMode
+  /**
+   * `'shadow'` makes every policy advisory: requests that pass the engine guards
+   * are allowed and `decision.shadow` records what enforcing would decide.
+   */
+  enforcement?: 'enforce' | 'shadow'
   /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
   sessionCounters?: boolean | SessionCounterOptions
 }
@@ -53,6 +58,11 @@ export interface EngineOptions {
 /** Options of `Engine.fromDir(dir, options)`. */
 export interface LoadOptions {
   errorMode?: ErrorMode
+  /**
+   * `'shadow'` makes every policy advisory: requests that pass the engine guards
+   * are allowed and `decision.shadow` records what enforcing would decide.
+   */
+  enforcement?: 'enforce' | 'shadow'
   /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
   sessionCounters?: boolean | SessionCounterOptions
 }

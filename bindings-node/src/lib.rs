@@ -16,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agentauthz::cedar_policy::EntityUid;
 use agentauthz::{
-    ApprovalError, ErrorMode, GrantSpec, NamedText, PolicySources, Request, RequestError, SessionLimits, Subject,
+    ApprovalError, Enforcement, ErrorMode, GrantSpec, NamedText, PolicySources, Request, RequestError, SessionLimits,
+    Subject,
 };
 use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, Task, ValueType};
@@ -336,11 +337,12 @@ pub fn register_error_classes(classes: Object<'_>) -> napi::Result<()> {
 #[derive(Default)]
 struct Settings {
     mode: ErrorMode,
+    enforcement: Enforcement,
     sessions: Option<SessionLimits>,
 }
 
 fn build(env: &Env, sources: PolicySources, settings: Settings) -> napi::Result<Engine> {
-    let mut builder = agentauthz::Engine::builder(sources).error_mode(settings.mode);
+    let mut builder = agentauthz::Engine::builder(sources).error_mode(settings.mode).enforcement(settings.enforcement);
     if let Some(limits) = settings.sessions {
         builder = builder.session_counters(limits);
     }
@@ -418,11 +420,17 @@ fn js_time(env: &Env, value: &Unknown<'_>, what: &str) -> napi::Result<SystemTim
 /// Reads the constructor's options object.
 fn engine_options(env: &Env, options: Unknown<'_>) -> napi::Result<(PolicySources, Settings)> {
     let obj = options_object(env, &options, "new Engine(options)")?;
-    check_keys(env, &obj, &["schema", "policies", "entities", "errorMode", "sessionCounters"], "new Engine")?;
+    check_keys(
+        env,
+        &obj,
+        &["schema", "policies", "entities", "errorMode", "enforcement", "sessionCounters"],
+        "new Engine",
+    )?;
     let sources = sources_from(env, &obj, "new Engine")?;
     let mode = error_mode(env, &obj)?;
+    let enforcement = enforcement(env, &obj)?;
     let sessions = session_counters(env, &obj, "new Engine")?;
-    Ok((sources, Settings { mode, sessions }))
+    Ok((sources, Settings { mode, enforcement, sessions }))
 }
 
 /// Reads `schema`, `policies` and `entities` from an options object; `call`
@@ -500,8 +508,12 @@ fn load_options(env: &Env, options: Unknown<'_>) -> napi::Result<Settings> {
         return Ok(Settings::default());
     }
     let obj = options_object(env, &options, "fromDir(dir, options)")?;
-    check_keys(env, &obj, &["errorMode", "sessionCounters"], "fromDir")?;
-    Ok(Settings { mode: error_mode(env, &obj)?, sessions: session_counters(env, &obj, "fromDir")? })
+    check_keys(env, &obj, &["errorMode", "enforcement", "sessionCounters"], "fromDir")?;
+    Ok(Settings {
+        mode: error_mode(env, &obj)?,
+        enforcement: enforcement(env, &obj)?,
+        sessions: session_counters(env, &obj, "fromDir")?,
+    })
 }
 
 /// `sessionCounters: true | { maxSessions?, idleSeconds? }` (off when absent or false).
@@ -673,6 +685,16 @@ fn js_grant(env: &Env, value: &Unknown<'_>) -> napi::Result<GrantSpec> {
         _ => js_string(&reason_value)?.ok_or_else(|| request_error(env, "grant: reason must be a string".into()))?,
     };
     Ok(GrantSpec { principal, actions, resource, expires_at, reason })
+}
+
+/// `enforcement: 'enforce' | 'shadow'` (default `'enforce'`).
+fn enforcement(env: &Env, obj: &Object<'_>) -> napi::Result<Enforcement> {
+    let value: Unknown<'_> = obj.get_named_property("enforcement")?;
+    if value.get_type()? == ValueType::Undefined {
+        return Ok(Enforcement::default());
+    }
+    let text = js_string(&value)?.unwrap_or_default();
+    Enforcement::from_str(&text).map_err(|e| request_error(env, format!("options.enforcement: {e}")))
 }
 
 fn error_mode(env: &Env, obj: &Object<'_>) -> napi::Result<ErrorMode> {

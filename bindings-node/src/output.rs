@@ -30,6 +30,22 @@ pub struct JsDecisionError {
     pub message: String,
 }
 
+/// What enforcing the shadow policies would decide.
+#[napi(object, js_name = "Shadow")]
+pub struct JsShadow {
+    /// The would-be outcome with every policy (shadow ones included) enforced.
+    #[napi(ts_type = "Outcome")]
+    pub outcome: String,
+    /// The would-be determining policy ids.
+    pub reasons: Vec<String>,
+    /// For a would-be ask: the owners who would be asked.
+    pub ask_owners: Vec<String>,
+    /// The satisfied policies that are not enforced.
+    pub policies: Vec<String>,
+    /// Whether enforcing the shadow policies would change the outcome.
+    pub changed: bool,
+}
+
 /// The engine's answer to one request.
 #[napi(object, js_name = "Decision", use_nullable = true)]
 pub struct JsDecision {
@@ -54,6 +70,9 @@ pub struct JsDecision {
     pub policy_version: String,
     /// Time spent deciding, in microseconds.
     pub eval_us: f64,
+    /// What enforcing the shadow policies would decide; `null` when no policy
+    /// is in shadow mode (`@mode("shadow")` or `enforcement: 'shadow'`).
+    pub shadow: Option<JsShadow>,
 }
 
 /// A revocation as the object `engine.revocations()` returns (`Revocation` in
@@ -203,6 +222,13 @@ impl From<&Decision> for JsDecision {
             approval_id: d.approval_id.clone(),
             policy_version: d.policy_version.to_string(),
             eval_us: d.eval_time.as_secs_f64() * 1e6,
+            shadow: d.shadow.as_ref().map(|s| JsShadow {
+                outcome: s.outcome.as_str().to_string(),
+                reasons: s.reasons.iter().map(|r| r.id.clone()).collect(),
+                ask_owners: s.ask_owners.clone(),
+                policies: s.policies.iter().map(|r| r.id.clone()).collect(),
+                changed: s.changed,
+            }),
         }
     }
 }
@@ -221,6 +247,7 @@ impl JsDecision {
             approval_id: None,
             policy_version: policy_version.to_string(),
             eval_us: start.elapsed().as_secs_f64() * 1e6,
+            shadow: None,
         }
     }
 }

@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use agentauthz::cedar_policy::{Effect, EntityUid};
-use agentauthz::{ApprovalError, ErrorMode, GrantSpec, PolicyInfo, PolicySources, SessionLimits, Subject};
+use agentauthz::{ApprovalError, Enforcement, ErrorMode, GrantSpec, PolicyInfo, PolicySources, SessionLimits, Subject};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use std::str::FromStr;
 
 use crate::convert::{ConvError, Limits};
 use crate::errors::{load_error, request_error};
@@ -159,6 +160,14 @@ impl Decision {
     #[getter]
     fn policy_version(&self) -> &str {
         &self.inner.policy_version
+    }
+
+    /// What enforcing the shadow policies would decide, as a dict
+    /// `{"outcome", "reasons", "ask_owners", "policies", "changed"}`; None when
+    /// no policy is in shadow mode (`@mode("shadow")` or `enforcement="shadow"`).
+    #[getter]
+    fn shadow<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.shadow.as_ref().map(|s| convert::json_to_py(py, &s.to_json())).transpose()
     }
 
     /// Time spent deciding, in microseconds.
@@ -370,11 +379,13 @@ impl Engine {
         py: Python<'_>,
         sources: PolicySources,
         error_mode: &str,
+        enforcement: &str,
         sessions: Option<SessionLimits>,
     ) -> PyResult<Self> {
         let mode = parse_mode(error_mode)?;
+        let enforcement = Enforcement::from_str(enforcement).map_err(PyValueError::new_err)?;
         let built = py.detach(move || {
-            let builder = agentauthz::Engine::builder(sources).error_mode(mode);
+            let builder = agentauthz::Engine::builder(sources).error_mode(mode).enforcement(enforcement);
             match sessions {
                 Some(limits) => builder.session_counters(limits),
                 None => builder,
@@ -411,9 +422,12 @@ impl Engine {
     /// `.same_action` and `.repos_touched` (those the schema declares),
     /// keeping at most `max_sessions` sessions (default 100,000) and dropping
     /// sessions idle for `session_idle_seconds` (default 8 hours).
+    /// `enforcement="shadow"` makes every policy advisory: requests that pass
+    /// the engine guards are allowed and `Decision.shadow` records what
+    /// enforcing would have decided (for a first rollout).
     #[new]
     #[pyo3(signature = (
-        schema, policies, entities = None, *, error_mode = "fail-closed",
+        schema, policies, entities = None, *, error_mode = "fail-closed", enforcement = "enforce",
         session_counters = false, max_sessions = None, session_idle_seconds = None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -423,6 +437,7 @@ impl Engine {
         policies: &str,
         entities: Option<&Bound<'_, PyAny>>,
         error_mode: &str,
+        enforcement: &str,
         session_counters: bool,
         max_sessions: Option<usize>,
         session_idle_seconds: Option<&Bound<'_, PyAny>>,
@@ -433,27 +448,29 @@ impl Engine {
             _ => None,
         };
         let sources = PolicySources::from_strings(schema, policies, entities.as_deref());
-        Self::build(py, sources, error_mode, sessions)
+        Self::build(py, sources, error_mode, enforcement, sessions)
     }
 
     /// Loads a policy folder: one `*.cedarschema`, `*.cedar` files and an
-    /// optional `entities.json`. Session counters as for the constructor.
+    /// optional `entities.json`. Enforcement and session counters as for the constructor.
     #[staticmethod]
     #[pyo3(signature = (
-        path, *, error_mode = "fail-closed",
+        path, *, error_mode = "fail-closed", enforcement = "enforce",
         session_counters = false, max_sessions = None, session_idle_seconds = None
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn from_dir(
         py: Python<'_>,
         path: PathBuf,
         error_mode: &str,
+        enforcement: &str,
         session_counters: bool,
         max_sessions: Option<usize>,
         session_idle_seconds: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let sessions = session_limits(session_counters, max_sessions, session_idle_seconds)?;
         let sources = py.detach(|| PolicySources::from_dir(&path)).map_err(|e| load_error(py, e))?;
-        Self::build(py, sources, error_mode, sessions)
+        Self::build(py, sources, error_mode, enforcement, sessions)
     }
 
     /// The version (content hash) of the policy set now in force (changes on

@@ -13,6 +13,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # Entity references: 'Type::"id"', ("Type", "id") or {"type": ..., "id": ...}.
 _EntityRef = Union[str, Tuple[str, str], Mapping[str, str]]
 _ErrorMode = Literal["fail-closed", "strict", "cedar"]
+_Enforcement = Literal["enforce", "shadow"]
 _Instant = Union[datetime.datetime, str]
 # Seconds (int or float) or a timedelta; positive.
 _Seconds = Union[int, float, datetime.timedelta]
@@ -67,6 +68,8 @@ class Decision:
     @property
     def policy_version(self) -> str: ...
     @property
+    def shadow(self) -> Optional[Dict[str, Any]]: ...
+    @property
     def eval_us(self) -> float: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
@@ -81,6 +84,7 @@ class Engine:
         entities: Union[str, List[Any], None] = None,
         *,
         error_mode: _ErrorMode = "fail-closed",
+        enforcement: _Enforcement = "enforce",
         session_counters: bool = False,
         max_sessions: Optional[int] = None,
         session_idle_seconds: Optional[_Seconds] = None,
@@ -90,6 +94,7 @@ class Engine:
         path: _Path,
         *,
         error_mode: _ErrorMode = "fail-closed",
+        enforcement: _Enforcement = "enforce",
         session_counters: bool = False,
         max_sessions: Optional[int] = None,
         session_idle_seconds: Optional[_Seconds] = None,
