@@ -107,7 +107,7 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 }
 
 // Howard Hinnant's civil-calendar algorithms (public domain).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -56,6 +56,8 @@ pub(crate) struct Compiled {
     pub action_shorthand: HashMap<String, EntityUid>,
     pub version: Arc<str>,
     pub policy_count: usize,
+    /// Policies and entities in the compiled evaluator's form.
+    pub fast: crate::fast::FastSet,
 }
 
 /// Whether load refuses policies that do not pass strict validation.
@@ -75,7 +77,8 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
         }
     }
     let entities = parse_entities(sources, &schema)?;
-    let index = ScopeIndex::build(&schema, &entities, &policies)
+    let fast = crate::fast::build(&entities, &policies);
+    let index = ScopeIndex::build(&schema, &entities, &policies, &fast.policies)
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     let action_shorthand = action_shorthand(&schema);
     Ok(Compiled {
@@ -87,6 +90,7 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
         meta,
         index,
         action_shorthand,
+        fast,
     })
 }
 

@@ -13,10 +13,14 @@
 //! reasons and errors are exactly those of evaluating the whole set.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cedar_policy::{
-    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint, Schema,
+    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
+    ResourceConstraint, Schema,
 };
+
+use crate::fast::FastPolicy;
 
 /// Policies of one index cell. One Cedar call on `all` tells every satisfied
 /// permit (on allow) or every satisfied forbid (on deny) and every error; only
@@ -26,10 +30,19 @@ use cedar_policy::{
 pub(crate) struct Bucket {
     pub all: PolicySet,
     pub permits: PolicySet,
+    /// The compiled form of every policy in `all` that has one.
+    pub fast: Vec<Arc<FastPolicy>>,
+    /// How many policies of `all` are Cedar-only; the compiled evaluator
+    /// decides the bucket only when this is 0.
+    pub cedar_only: usize,
 }
 
 impl Bucket {
-    fn add(&mut self, policy: &Policy) -> Result<(), String> {
+    fn add(&mut self, policy: &Policy, fast: Option<&Arc<FastPolicy>>) -> Result<(), String> {
+        match fast {
+            Some(f) => self.fast.push(Arc::clone(f)),
+            None => self.cedar_only += 1,
+        }
         if policy.effect() == Effect::Permit {
             self.permits.add(policy.clone()).map_err(|e| e.to_string())?;
         }
@@ -73,23 +86,30 @@ fn resource_key(p: &Policy) -> Option<EntityUid> {
 }
 
 impl ActionCells {
-    fn add(&mut self, p: &Policy) -> Result<(), String> {
+    fn add(&mut self, p: &Policy, fast: Option<&Arc<FastPolicy>>) -> Result<(), String> {
         let (pk, rk) = (principal_key(p), resource_key(p));
         self.keyed_principals |= pk.is_some();
         self.keyed_resources |= rk.is_some();
-        self.cells.entry(pk).or_default().entry(rk).or_default().add(p)
+        self.cells.entry(pk).or_default().entry(rk).or_default().add(p, fast)
     }
 }
 
 impl ScopeIndex {
-    /// Files every policy. Template-linked policies carry their links in their
-    /// scope constraints, so they are filed like static ones.
-    pub(crate) fn build(schema: &Schema, entities: &Entities, policies: &PolicySet) -> Result<Self, String> {
+    /// Files every policy (with its compiled form from `fast`, when it has one).
+    /// Template-linked policies carry their links in their scope constraints,
+    /// so they are filed like static ones.
+    pub(crate) fn build(
+        schema: &Schema,
+        entities: &Entities,
+        policies: &PolicySet,
+        fast: &HashMap<PolicyId, Arc<FastPolicy>>,
+    ) -> Result<Self, String> {
         let mut all = ActionCells::default();
         let mut by_action: HashMap<EntityUid, ActionCells> =
             schema.actions().map(|a| (a.clone(), ActionCells::default())).collect();
         for p in policies.policies() {
-            all.add(p)?;
+            let compiled = fast.get(p.id());
+            all.add(p, compiled)?;
             for (action, cells) in by_action.iter_mut() {
                 let applies = match p.action_constraint() {
                     ActionConstraint::Any => true,
@@ -99,7 +119,7 @@ impl ScopeIndex {
                     }
                 };
                 if applies {
-                    cells.add(p)?;
+                    cells.add(p, compiled)?;
                 }
             }
         }

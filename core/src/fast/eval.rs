@@ -1,0 +1,335 @@
+//! Evaluation of compiled policies, following `cedar-policy-core` 4.14's
+//! `evaluator.rs` and `extensions/datetime.rs`. Wherever Cedar would return an
+//! error this returns [`Fallback`] (the caller re-evaluates with Cedar).
+
+use super::time::{parse_datetime, parse_duration, to_date, to_time};
+use super::{
+    lookup, ActionScope, BinOp, EntRef, Env, Expr, ExtFn, Fallback, FastPolicy, Pat, Scope, Store, Value, Var,
+};
+
+type R<T> = Result<T, Fallback>;
+
+/// Whether the policy is satisfied: its scope, then each `when` / `unless` in order.
+pub(crate) fn eval_policy(p: &FastPolicy, env: &Env<'_>) -> R<bool> {
+    let store = env.store;
+    if !scope(store, env.principal, p.principal) || !scope(store, env.resource, p.resource) {
+        return Ok(false);
+    }
+    let action_ok = match &p.action {
+        ActionScope::Any => true,
+        ActionScope::Eq(a) => env.action.id == *a,
+        ActionScope::In(groups) => groups.iter().any(|g| store.is_in(env.action, *g)),
+    };
+    if !action_ok {
+        return Ok(false);
+    }
+    for (when, body) in &p.conditions {
+        if as_bool(&eval(body, env)?)? != *when {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn scope(store: &Store, e: EntRef, s: Scope) -> bool {
+    match s {
+        Scope::Any => true,
+        Scope::Eq(t) => e.id == t,
+        Scope::In(t) => store.is_in(e, t),
+        Scope::Is(ty) => e.ty == ty,
+        Scope::IsIn(ty, t) => e.ty == ty && store.is_in(e, t),
+    }
+}
+
+fn as_bool(v: &Value) -> R<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => Err(Fallback),
+    }
+}
+
+fn as_long(v: &Value) -> R<i64> {
+    match v {
+        Value::Long(i) => Ok(*i),
+        _ => Err(Fallback),
+    }
+}
+
+fn as_set(v: &Value) -> R<&[Value]> {
+    match v {
+        Value::Set(s) => Ok(s),
+        _ => Err(Fallback),
+    }
+}
+
+fn as_entity(v: &Value) -> R<EntRef> {
+    match v {
+        Value::Entity(e) => Ok(*e),
+        _ => Err(Fallback),
+    }
+}
+
+fn eval(e: &Expr, env: &Env<'_>) -> R<Value> {
+    Ok(match e {
+        Expr::Const(v) => v.clone(),
+        Expr::Var(Var::Principal) => Value::Entity(env.principal),
+        Expr::Var(Var::Action) => Value::Entity(env.action),
+        Expr::Var(Var::Resource) => Value::Entity(env.resource),
+        Expr::Var(Var::Context) => env.context.clone(),
+        Expr::Not(a) => Value::Bool(!as_bool(&eval(a, env)?)?),
+        Expr::Neg(a) => Value::Long(as_long(&eval(a, env)?)?.checked_neg().ok_or(Fallback)?),
+        Expr::IsEmpty(a) => Value::Bool(as_set(&eval(a, env)?)?.is_empty()),
+        Expr::And(a, b) => Value::Bool(as_bool(&eval(a, env)?)? && as_bool(&eval(b, env)?)?),
+        Expr::Or(a, b) => Value::Bool(as_bool(&eval(a, env)?)? || as_bool(&eval(b, env)?)?),
+        Expr::If(c, t, f) => {
+            if as_bool(&eval(c, env)?)? {
+                eval(t, env)?
+            } else {
+                eval(f, env)?
+            }
+        }
+        Expr::Bin(op, a, b) => {
+            let a = eval(a, env)?;
+            let b = eval(b, env)?;
+            binary(*op, &a, &b, env.store)?
+        }
+        Expr::GetAttr(a, name) => match eval(a, env)? {
+            Value::Record(attrs) => lookup(&attrs, name).cloned().ok_or(Fallback)?,
+            Value::Entity(ent) => env.store.data(ent).and_then(|d| lookup(&d.attrs, name)).cloned().ok_or(Fallback)?,
+            _ => return Err(Fallback),
+        },
+        Expr::Has(a, names) => {
+            let mut current = eval(a, env)?;
+            let mut names = names.iter().peekable();
+            while let Some(name) = names.next() {
+                let next = match &current {
+                    Value::Record(attrs) => lookup(attrs, name),
+                    Value::Entity(ent) => env.store.data(*ent).and_then(|d| lookup(&d.attrs, name)),
+                    _ => return Err(Fallback),
+                };
+                match next {
+                    None => return Ok(Value::Bool(false)),
+                    Some(v) if names.peek().is_some() => current = v.clone(),
+                    Some(_) => {}
+                }
+            }
+            Value::Bool(true)
+        }
+        Expr::Like(a, pattern) => match eval(a, env)? {
+            Value::Str(s) => Value::Bool(like(&s, pattern)),
+            _ => return Err(Fallback),
+        },
+        Expr::Is(a, ty, within) => {
+            let ent = as_entity(&eval(a, env)?)?;
+            if ent.ty != *ty {
+                Value::Bool(false)
+            } else {
+                match within {
+                    None => Value::Bool(true),
+                    Some(w) => binary(BinOp::In, &Value::Entity(ent), &eval(w, env)?, env.store)?,
+                }
+            }
+        }
+        Expr::Set(items) => Value::Set(items.iter().map(|i| eval(i, env)).collect::<R<Vec<_>>>()?.into()),
+        Expr::Record(items) => {
+            Value::Record(items.iter().map(|(k, i)| Ok((k.clone(), eval(i, env)?))).collect::<R<Vec<_>>>()?.into())
+        }
+        Expr::Ext(f, args) => {
+            let vals = args.iter().map(|a| eval(a, env)).collect::<R<Vec<_>>>()?;
+            apply_ext(*f, &vals)?
+        }
+    })
+}
+
+/// Cedar value equality; [`Fallback`] when an unmodelled value takes part.
+pub(crate) fn equal(a: &Value, b: &Value) -> R<bool> {
+    Ok(match (a, b) {
+        (Value::Opaque, _) | (_, Value::Opaque) => return Err(Fallback),
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Long(x), Value::Long(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Entity(x), Value::Entity(y)) => x.id == y.id,
+        (Value::Datetime(x), Value::Datetime(y)) => x == y,
+        (Value::Duration(x), Value::Duration(y)) => x == y,
+        (Value::Set(x), Value::Set(y)) => subset(x, y)? && subset(y, x)?,
+        (Value::Record(x), Value::Record(y)) => {
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            for ((kx, vx), (ky, vy)) in x.iter().zip(y.iter()) {
+                if kx != ky || !equal(vx, vy)? {
+                    return Ok(false);
+                }
+            }
+            true
+        }
+        _ => false,
+    })
+}
+
+fn contains(set: &[Value], v: &Value) -> R<bool> {
+    for item in set {
+        if equal(item, v)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Every element of `a` is in `b`.
+fn subset(a: &[Value], b: &[Value]) -> R<bool> {
+    for item in a {
+        if !contains(b, item)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn binary(op: BinOp, a: &Value, b: &Value, store: &Store) -> R<Value> {
+    use std::cmp::Ordering;
+    let order = |a: &Value, b: &Value| -> R<Ordering> {
+        match (a, b) {
+            (Value::Long(x), Value::Long(y)) | (Value::Datetime(x), Value::Datetime(y)) => Ok(x.cmp(y)),
+            (Value::Duration(x), Value::Duration(y)) => Ok(x.cmp(y)),
+            _ => Err(Fallback),
+        }
+    };
+    Ok(match op {
+        BinOp::Eq => Value::Bool(equal(a, b)?),
+        BinOp::NotEq => Value::Bool(!equal(a, b)?),
+        BinOp::Less => Value::Bool(order(a, b)? == Ordering::Less),
+        BinOp::LessEq => Value::Bool(order(a, b)? != Ordering::Greater),
+        BinOp::Greater => Value::Bool(order(a, b)? == Ordering::Greater),
+        BinOp::GreaterEq => Value::Bool(order(a, b)? != Ordering::Less),
+        BinOp::Add => Value::Long(as_long(a)?.checked_add(as_long(b)?).ok_or(Fallback)?),
+        BinOp::Sub => Value::Long(as_long(a)?.checked_sub(as_long(b)?).ok_or(Fallback)?),
+        BinOp::Mul => Value::Long(as_long(a)?.checked_mul(as_long(b)?).ok_or(Fallback)?),
+        BinOp::In => {
+            let ent = as_entity(a)?;
+            match b {
+                Value::Entity(t) => Value::Bool(store.is_in(ent, t.id)),
+                Value::Set(items) => {
+                    let mut targets = Vec::with_capacity(items.len());
+                    for item in items.iter() {
+                        targets.push(as_entity(item)?);
+                    }
+                    Value::Bool(targets.iter().any(|t| store.is_in(ent, t.id)))
+                }
+                _ => return Err(Fallback),
+            }
+        }
+        BinOp::Contains => Value::Bool(contains(as_set(a)?, b)?),
+        BinOp::ContainsAll => {
+            let (x, y) = (as_set(a)?, as_set(b)?);
+            Value::Bool(subset(y, x)?)
+        }
+        BinOp::ContainsAny => {
+            let (x, y) = (as_set(a)?, as_set(b)?);
+            let mut any = false;
+            for item in y {
+                if contains(x, item)? {
+                    any = true;
+                    break;
+                }
+            }
+            Value::Bool(any)
+        }
+        BinOp::GetTag | BinOp::HasTag => {
+            let ent = as_entity(a)?;
+            let Value::Str(tag) = b else { return Err(Fallback) };
+            let found = store.data(ent).map(|d| lookup(&d.tags, tag));
+            match (op, found) {
+                (BinOp::HasTag, found) => Value::Bool(found.flatten().is_some()),
+                (_, Some(Some(v))) => v.clone(),
+                _ => return Err(Fallback),
+            }
+        }
+    })
+}
+
+/// Cedar's `like`: `*` matches any sequence of characters.
+fn like(text: &str, pattern: &[Pat]) -> bool {
+    let (mut ti, mut pi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        let next_char = text.get(ti..).and_then(|t| t.chars().next());
+        match pattern.get(pi) {
+            Some(Pat::Star) => {
+                star = Some((pi + 1, ti));
+                pi += 1;
+                continue;
+            }
+            Some(Pat::Char(c)) if next_char == Some(*c) => {
+                ti += c.len_utf8();
+                pi += 1;
+                continue;
+            }
+            None if next_char.is_none() => return true,
+            _ => {}
+        }
+        let Some((after_star, from)) = star else { return false };
+        let Some(skipped) = text.get(from..).and_then(|t| t.chars().next()) else { return false };
+        let from = from + skipped.len_utf8();
+        star = Some((after_star, from));
+        pi = after_star;
+        ti = from;
+    }
+}
+
+/// Applies a `datetime` / `duration` constructor or method.
+pub(crate) fn apply_ext(f: ExtFn, args: &[Value]) -> R<Value> {
+    const SECOND: i64 = 1000;
+    let duration_method = |div: fn(i64) -> i64| match args {
+        [Value::Duration(ms)] => Ok(Value::Long(div(*ms))),
+        _ => Err(Fallback),
+    };
+    match (f, args) {
+        (ExtFn::Datetime, [Value::Str(s)]) => parse_datetime(s).map(Value::Datetime).ok_or(Fallback),
+        (ExtFn::Duration, [Value::Str(s)]) => parse_duration(s).map(Value::Duration).ok_or(Fallback),
+        (ExtFn::Offset, [Value::Datetime(d), Value::Duration(x)]) => {
+            d.checked_add(*x).map(Value::Datetime).ok_or(Fallback)
+        }
+        (ExtFn::DurationSince, [Value::Datetime(a), Value::Datetime(b)]) => {
+            a.checked_sub(*b).map(Value::Duration).ok_or(Fallback)
+        }
+        (ExtFn::ToDate, [Value::Datetime(d)]) => to_date(*d).map(Value::Datetime).ok_or(Fallback),
+        (ExtFn::ToTime, [Value::Datetime(d)]) => Ok(Value::Duration(to_time(*d))),
+        (ExtFn::ToMilliseconds, _) => duration_method(|ms| ms),
+        (ExtFn::ToSeconds, _) => duration_method(|ms| ms / SECOND),
+        (ExtFn::ToMinutes, _) => duration_method(|ms| ms / SECOND / 60),
+        (ExtFn::ToHours, _) => duration_method(|ms| ms / SECOND / 60 / 60),
+        (ExtFn::ToDays, _) => duration_method(|ms| ms / SECOND / 60 / 60 / 24),
+        _ => Err(Fallback),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pat(s: &str) -> Vec<Pat> {
+        s.chars().map(|c| if c == '*' { Pat::Star } else { Pat::Char(c) }).collect()
+    }
+
+    #[test]
+    fn like_matches_cedar_wildcards() {
+        for (text, p, want) in [
+            ("", "", true),
+            ("", "*", true),
+            ("a", "", false),
+            ("abc", "a*c", true),
+            ("abc", "*b*", true),
+            ("abc", "*d*", false),
+            ("aaa", "a*a*a", true),
+            ("aa", "a*a*a", false),
+            ("mississippi", "*sip*", true),
+            ("héllo wörld", "h*ö*d", true),
+            ("rm -rf /", "*rm -rf /*", true),
+            ("ab", "a**b", true),
+            ("abcabd", "*abd", true),
+        ] {
+            assert_eq!(like(text, &pat(p)), want, "{text:?} like {p:?}");
+        }
+    }
+}
