@@ -77,12 +77,13 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
         }
     }
     let entities = parse_entities(sources, &schema)?;
-    let fast = crate::fast::build(&entities, &policies);
+    let shapes = action_shapes(&sources.schema.text);
+    let fast = crate::fast::build(&entities, &policies, shapes.values());
     let index = ScopeIndex::build(&schema, &entities, &policies, &fast.policies)
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     let action_shorthand = action_shorthand(&schema);
     Ok(Compiled {
-        shapes: action_shapes(&sources.schema.text),
+        shapes,
         version: version_hash(sources).into(),
         policy_count: policies.num_of_policies(),
         schema,

@@ -725,9 +725,9 @@ fn fast_env<'c>(
             return None;
         }
     }
-    // The same stamp Cedar's path parses, so the same instant (or the same failure).
+    // The instant of the stamp Cedar's path parses (or the same failure).
     let now_ms = match shape.declares_now {
-        true => Some(crate::fast::time::parse_datetime(&format_rfc3339_millis(now))?),
+        true => Some(crate::fast::time::clock_millis(now)?),
         false => None,
     };
     let context = crate::fast::convert_context(map, record, now_ms)?;

@@ -25,4 +25,6 @@ fn main() {
         }
     }
     println!("{:.2} µs per decision", t.elapsed().as_secs_f64() * 1e6 / (rounds * reqs.len()) as f64);
+    // AGENTAUTHZ_COMPILED_EVAL=0 turns the compiled evaluator off (the Cedar-only path).
+    println!("policy evaluations by evaluator: {:?}", engine.evaluator_stats());
 }

@@ -13,7 +13,8 @@ use serde_json::{Map, Value as Json};
 
 use super::eval::apply_ext;
 use super::time::{parse_datetime, parse_duration};
-use super::{ActionScope, Attrs, BinOp, EntityData, Expr, ExtFn, FastPolicy, Pat, Scope, Store, Value, Var};
+use super::{ActionScope, Attrs, BinOp, EntityData, Expr, ExtFn, FastPolicy, Names, Pat, Scope, Store, Value, Var};
+use crate::request_shape::ActionShape;
 use crate::request_shape::{Ext, Record, Ty};
 
 /// The compiled form of a policy set: the entity store and every policy the
@@ -25,8 +26,32 @@ pub(crate) struct FastSet {
     pub policies: HashMap<PolicyId, Arc<FastPolicy>>,
 }
 
-/// Converts the entity store and every policy it can.
-pub(crate) fn build(entities: &Entities, policies: &PolicySet) -> FastSet {
+fn adopt_names(ty: &Ty, names: &mut Names, depth: usize) {
+    match ty {
+        Ty::Set(elem) if depth < 64 => adopt_names(elem, names, depth + 1),
+        Ty::Record(r) if depth < 64 => {
+            for (name, t, _) in &r.sorted {
+                names.adopt(name);
+                adopt_names(t, names, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Converts the entity store and every policy it can. Attribute names share
+/// the allocations of the request shapes' names (see `fast::lookup_name`).
+pub(crate) fn build<'s>(
+    entities: &Entities,
+    policies: &PolicySet,
+    shapes: impl IntoIterator<Item = &'s ActionShape>,
+) -> FastSet {
+    let mut names = Names::default();
+    for shape in shapes {
+        if let Some(record) = &shape.context {
+            adopt_names(&Ty::Record(Arc::clone(record)), &mut names, 0);
+        }
+    }
     let mut store = Store::default();
     let stored: Vec<_> = entities.iter().collect();
     for e in &stored {
@@ -40,9 +65,15 @@ pub(crate) fn build(entities: &Entities, policies: &PolicySet) -> FastSet {
         };
         ancestors.sort_unstable();
         ancestors.dedup();
-        let attrs = e.attrs().map(|(k, v)| (Arc::from(k), v.map(|v| eval_result(&v, &mut store)))).collect::<Vec<_>>();
+        let attrs = e
+            .attrs()
+            .map(|(k, v)| (names.intern(k), v.map(|v| eval_result(&v, &mut store, &mut names))))
+            .collect::<Vec<_>>();
         let attrs = sorted(attrs.into_iter().map(|(k, v)| (k, v.unwrap_or(Value::Opaque))).collect());
-        let tags = e.tags().map(|(k, v)| (Arc::from(k), v.map(|v| eval_result(&v, &mut store)))).collect::<Vec<_>>();
+        let tags = e
+            .tags()
+            .map(|(k, v)| (Arc::from(k), v.map(|v| eval_result(&v, &mut store, &mut names))))
+            .collect::<Vec<_>>();
         let tags = sorted(tags.into_iter().map(|(k, v)| (k, v.unwrap_or(Value::Opaque))).collect());
         let id = store.intern(&uid).id as usize;
         if let Some(slot) = store.data.get_mut(id) {
@@ -51,7 +82,7 @@ pub(crate) fn build(entities: &Entities, policies: &PolicySet) -> FastSet {
     }
     let mut out = HashMap::new();
     for p in policies.policies() {
-        if let Some(fp) = policy(p, &mut store) {
+        if let Some(fp) = policy(p, &mut Cx { store: &mut store, names: &mut names }) {
             out.insert(p.id().clone(), Arc::new(fp));
         }
     }
@@ -59,30 +90,25 @@ pub(crate) fn build(entities: &Entities, policies: &PolicySet) -> FastSet {
 }
 
 fn sorted(mut attrs: Vec<(Arc<str>, Value)>) -> Attrs {
-    attrs.sort_by(|a, b| a.0.cmp(&b.0));
+    if !attrs.is_sorted_by(|a, b| a.0 <= b.0) {
+        attrs.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     attrs.into()
 }
 
-fn eval_result(v: &EvalResult, store: &mut Store) -> Value {
+fn eval_result(v: &EvalResult, store: &mut Store, names: &mut Names) -> Value {
     match v {
         EvalResult::Bool(b) => Value::Bool(*b),
         EvalResult::Long(i) => Value::Long(*i),
         EvalResult::String(s) => Value::Str(Arc::from(s.as_str())),
         EvalResult::EntityUid(u) => Value::Entity(store.intern(u)),
-        EvalResult::Set(s) => Value::Set(s.iter().map(|v| eval_result(v, store)).collect()),
+        EvalResult::Set(s) => Value::Set(s.iter().map(|v| eval_result(v, store, names)).collect()),
         EvalResult::Record(r) => {
-            sorted(r.iter().map(|(k, v)| (Arc::from(k.as_str()), eval_result(v, store))).collect()).pipe(Value::Record)
+            Value::Record(sorted(r.iter().map(|(k, v)| (names.intern(k), eval_result(v, store, names))).collect()))
         }
         EvalResult::ExtensionValue(repr) => extension_repr(repr),
     }
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 /// An extension value from its Cedar text form: `datetime("...")`,
 /// `duration("...")` or the canonical `offset` form of a computed datetime.
@@ -108,7 +134,14 @@ fn extension_repr(repr: &str) -> Value {
     Value::Opaque
 }
 
-fn policy(p: &Policy, store: &mut Store) -> Option<FastPolicy> {
+/// What converting a policy interns into.
+struct Cx<'a> {
+    store: &'a mut Store,
+    names: &'a mut Names,
+}
+
+fn policy(p: &Policy, cx: &mut Cx<'_>) -> Option<FastPolicy> {
+    let store = &mut *cx.store;
     if !p.is_static() {
         return None;
     }
@@ -139,7 +172,7 @@ fn policy(p: &Policy, store: &mut Store) -> Option<FastPolicy> {
             "unless" => false,
             _ => return None,
         };
-        conditions.push((when, expr(c.get("body")?, store, 0)?));
+        conditions.push((when, expr(c.get("body")?, cx, 0)?));
     }
     Some(FastPolicy { id: p.id().clone(), effect: p.effect(), principal, action, resource, conditions })
 }
@@ -147,8 +180,8 @@ fn policy(p: &Policy, store: &mut Store) -> Option<FastPolicy> {
 /// Deeper expressions are left to Cedar (keeps recursion bounded).
 const MAX_DEPTH: usize = 200;
 
-fn boxed(j: Option<&Json>, store: &mut Store, depth: usize) -> Option<Box<Expr>> {
-    expr(j?, store, depth + 1).map(Box::new)
+fn boxed(j: Option<&Json>, cx: &mut Cx<'_>, depth: usize) -> Option<Box<Expr>> {
+    expr(j?, cx, depth + 1).map(Box::new)
 }
 
 fn entity_uid(j: &Json) -> Option<EntityUid> {
@@ -166,7 +199,7 @@ fn literal(j: &Json, store: &mut Store) -> Option<Value> {
     })
 }
 
-fn expr(j: &Json, store: &mut Store, depth: usize) -> Option<Expr> {
+fn expr(j: &Json, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -176,11 +209,11 @@ fn expr(j: &Json, store: &mut Store, depth: usize) -> Option<Expr> {
     }
     let (key, body) = obj.iter().next()?;
     let arg = |name: &str| body.get(name);
-    let bin = |op: BinOp, store: &mut Store| -> Option<Expr> {
-        Some(Expr::Bin(op, boxed(arg("left"), store, depth)?, boxed(arg("right"), store, depth)?))
+    let bin = |op: BinOp, cx: &mut Cx<'_>| -> Option<Expr> {
+        Some(Expr::Bin(op, boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?))
     };
     let e = match key.as_str() {
-        "Value" => Expr::Const(literal(body, store)?),
+        "Value" => Expr::Const(literal(body, cx.store)?),
         "Var" => Expr::Var(match body.as_str()? {
             "principal" => Var::Principal,
             "action" => Var::Action,
@@ -188,37 +221,37 @@ fn expr(j: &Json, store: &mut Store, depth: usize) -> Option<Expr> {
             "context" => Var::Context,
             _ => return None,
         }),
-        "!" => Expr::Not(boxed(arg("arg"), store, depth)?),
-        "neg" => Expr::Neg(boxed(arg("arg"), store, depth)?),
-        "isEmpty" => Expr::IsEmpty(boxed(arg("arg"), store, depth)?),
-        "&&" => Expr::And(boxed(arg("left"), store, depth)?, boxed(arg("right"), store, depth)?),
-        "||" => Expr::Or(boxed(arg("left"), store, depth)?, boxed(arg("right"), store, depth)?),
-        "==" => bin(BinOp::Eq, store)?,
-        "!=" => bin(BinOp::NotEq, store)?,
-        "in" => bin(BinOp::In, store)?,
-        "<" => bin(BinOp::Less, store)?,
-        "<=" => bin(BinOp::LessEq, store)?,
-        ">" => bin(BinOp::Greater, store)?,
-        ">=" => bin(BinOp::GreaterEq, store)?,
-        "+" => bin(BinOp::Add, store)?,
-        "-" => bin(BinOp::Sub, store)?,
-        "*" => bin(BinOp::Mul, store)?,
-        "contains" => bin(BinOp::Contains, store)?,
-        "containsAll" => bin(BinOp::ContainsAll, store)?,
-        "containsAny" => bin(BinOp::ContainsAny, store)?,
-        "getTag" => bin(BinOp::GetTag, store)?,
-        "hasTag" => bin(BinOp::HasTag, store)?,
-        "." => Expr::GetAttr(boxed(arg("left"), store, depth)?, Arc::from(arg("attr")?.as_str()?)),
+        "!" => Expr::Not(boxed(arg("arg"), cx, depth)?),
+        "neg" => Expr::Neg(boxed(arg("arg"), cx, depth)?),
+        "isEmpty" => Expr::IsEmpty(boxed(arg("arg"), cx, depth)?),
+        "&&" => Expr::And(boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?),
+        "||" => Expr::Or(boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?),
+        "==" => bin(BinOp::Eq, cx)?,
+        "!=" => bin(BinOp::NotEq, cx)?,
+        "in" => bin(BinOp::In, cx)?,
+        "<" => bin(BinOp::Less, cx)?,
+        "<=" => bin(BinOp::LessEq, cx)?,
+        ">" => bin(BinOp::Greater, cx)?,
+        ">=" => bin(BinOp::GreaterEq, cx)?,
+        "+" => bin(BinOp::Add, cx)?,
+        "-" => bin(BinOp::Sub, cx)?,
+        "*" => bin(BinOp::Mul, cx)?,
+        "contains" => bin(BinOp::Contains, cx)?,
+        "containsAll" => bin(BinOp::ContainsAll, cx)?,
+        "containsAny" => bin(BinOp::ContainsAny, cx)?,
+        "getTag" => bin(BinOp::GetTag, cx)?,
+        "hasTag" => bin(BinOp::HasTag, cx)?,
+        "." => Expr::GetAttr(boxed(arg("left"), cx, depth)?, cx.names.intern(arg("attr")?.as_str()?)),
         "has" => {
             let attrs: Vec<Arc<str>> = match arg("attr")? {
-                Json::String(s) => vec![Arc::from(s.as_str())],
-                Json::Array(a) => a.iter().map(|s| s.as_str().map(Arc::from)).collect::<Option<_>>()?,
+                Json::String(s) => vec![cx.names.intern(s)],
+                Json::Array(a) => a.iter().map(|s| s.as_str().map(|s| cx.names.intern(s))).collect::<Option<_>>()?,
                 _ => return None,
             };
             if attrs.is_empty() {
                 return None;
             }
-            Expr::Has(boxed(arg("left"), store, depth)?, attrs.into())
+            Expr::Has(boxed(arg("left"), cx, depth)?, attrs.into())
         }
         "like" => {
             let mut pat = Vec::new();
@@ -229,23 +262,21 @@ fn expr(j: &Json, store: &mut Store, depth: usize) -> Option<Expr> {
                     _ => return None,
                 }
             }
-            Expr::Like(boxed(arg("left"), store, depth)?, pat.into())
+            Expr::Like(boxed(arg("left"), cx, depth)?, pat.into())
         }
         "is" => {
             let t = EntityTypeName::from_str(arg("entity_type")?.as_str()?).ok()?;
             let within = match arg("in") {
-                Some(e) => Some(boxed(Some(e), store, depth)?),
+                Some(e) => Some(boxed(Some(e), cx, depth)?),
                 None => None,
             };
-            Expr::Is(boxed(arg("left"), store, depth)?, store.type_id(&t.to_string()), within)
+            Expr::Is(boxed(arg("left"), cx, depth)?, cx.store.type_id(&t.to_string()), within)
         }
-        "if-then-else" => Expr::If(
-            boxed(arg("if"), store, depth)?,
-            boxed(arg("then"), store, depth)?,
-            boxed(arg("else"), store, depth)?,
-        ),
+        "if-then-else" => {
+            Expr::If(boxed(arg("if"), cx, depth)?, boxed(arg("then"), cx, depth)?, boxed(arg("else"), cx, depth)?)
+        }
         "Set" => {
-            let items = body.as_array()?.iter().map(|e| expr(e, store, depth + 1)).collect::<Option<Vec<_>>>()?;
+            let items = body.as_array()?.iter().map(|e| expr(e, cx, depth + 1)).collect::<Option<Vec<_>>>()?;
             if items.iter().all(|e| matches!(e, Expr::Const(_))) {
                 Expr::Const(Value::Set(
                     items.into_iter().filter_map(|e| if let Expr::Const(v) = e { Some(v) } else { None }).collect(),
@@ -257,7 +288,7 @@ fn expr(j: &Json, store: &mut Store, depth: usize) -> Option<Expr> {
         "Record" => {
             let mut items: Vec<(Arc<str>, Expr)> = Vec::new();
             for (k, e) in body.as_object()? {
-                items.push((Arc::from(k.as_str()), expr(e, store, depth + 1)?));
+                items.push((cx.names.intern(k), expr(e, cx, depth + 1)?));
             }
             items.sort_by(|a, b| a.0.cmp(&b.0));
             if items.iter().all(|(_, e)| matches!(e, Expr::Const(_))) {
@@ -285,7 +316,7 @@ fn expr(j: &Json, store: &mut Store, depth: usize) -> Option<Expr> {
                 "toDays" => ExtFn::ToDays,
                 _ => return None,
             };
-            let args = body.as_array()?.iter().map(|e| expr(e, store, depth + 1)).collect::<Option<Vec<_>>>()?;
+            let args = body.as_array()?.iter().map(|e| expr(e, cx, depth + 1)).collect::<Option<Vec<_>>>()?;
             let arity = match f {
                 ExtFn::Offset | ExtFn::DurationSince => 2,
                 _ => 1,
@@ -312,30 +343,28 @@ fn expr(j: &Json, store: &mut Store, depth: usize) -> Option<Expr> {
 /// which reports the problem.
 pub(crate) fn convert_context(map: &Map<String, Json>, record: &Record, now: Option<i64>) -> Option<Value> {
     let mut attrs: Vec<(Arc<str>, Value)> = Vec::with_capacity(map.len() + 1);
+    let mut required = 0usize;
     for (k, v) in map {
         if now.is_some() && k == "now" {
             continue;
         }
-        let (ty, _) = record.attrs.get(k)?;
-        attrs.push((Arc::from(k.as_str()), json_value(v, ty)?));
-    }
-    for (name, (_, required)) in &record.attrs {
-        if *required && !(map.contains_key(name) || (now.is_some() && name == "now")) {
-            return None;
-        }
+        let (name, ty, req) = record.get(k)?;
+        required += usize::from(*req);
+        attrs.push((Arc::clone(name), json_value(v, ty)?));
     }
     if let Some(now) = now {
-        attrs.push((Arc::from("now"), Value::Datetime(now)));
+        required += usize::from(record.get("now").is_some_and(|a| a.2));
+        let name = record.get("now").map_or_else(|| Arc::from("now"), |a| Arc::clone(&a.0));
+        attrs.push((name, Value::Datetime(now)));
+    }
+    // JSON keys are unique, so every required attribute is supplied exactly when the counts agree.
+    if required != record.required {
+        return None;
     }
     Some(Value::Record(sorted(attrs)))
 }
 
 fn json_value(v: &Json, ty: &Ty) -> Option<Value> {
-    if let Json::Object(o) = v {
-        if o.contains_key("__extn") || o.contains_key("__entity") {
-            return None;
-        }
-    }
     Some(match (ty, v) {
         (Ty::String, Json::String(s)) => Value::Str(Arc::from(s.as_str())),
         (Ty::Long, Json::Number(n)) => Value::Long(n.as_i64()?),
@@ -346,12 +375,17 @@ fn json_value(v: &Json, ty: &Ty) -> Option<Value> {
             Value::Set(items.iter().map(|i| json_value(i, elem)).collect::<Option<Vec<_>>>()?.into())
         }
         (Ty::Record(r), Json::Object(o)) => {
-            let mut attrs = Vec::with_capacity(o.len());
-            for (k, item) in o {
-                let (t, _) = r.attrs.get(k)?;
-                attrs.push((Arc::from(k.as_str()), json_value(item, t)?));
+            if o.contains_key("__extn") || o.contains_key("__entity") {
+                return None;
             }
-            if r.attrs.iter().any(|(name, (_, required))| *required && !o.contains_key(name)) {
+            let mut attrs = Vec::with_capacity(o.len());
+            let mut required = 0usize;
+            for (k, item) in o {
+                let (name, t, req) = r.get(k)?;
+                required += usize::from(*req);
+                attrs.push((Arc::clone(name), json_value(item, t)?));
+            }
+            if required != r.required {
                 return None;
             }
             Value::Record(sorted(attrs))

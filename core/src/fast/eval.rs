@@ -2,9 +2,13 @@
 //! `evaluator.rs` and `extensions/datetime.rs`. Wherever Cedar would return an
 //! error this returns [`Fallback`] (the caller re-evaluates with Cedar).
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use super::time::{parse_datetime, parse_duration, to_date, to_time};
 use super::{
-    lookup, ActionScope, BinOp, EntRef, Env, Expr, ExtFn, Fallback, FastPolicy, Pat, Scope, Store, Value, Var,
+    lookup, lookup_name, ActionScope, BinOp, EntRef, Env, Expr, ExtFn, Fallback, FastPolicy, Pat, Scope, Store, Value,
+    Var,
 };
 
 type R<T> = Result<T, Fallback>;
@@ -24,7 +28,7 @@ pub(crate) fn eval_policy(p: &FastPolicy, env: &Env<'_>) -> R<bool> {
         return Ok(false);
     }
     for (when, body) in &p.conditions {
-        if as_bool(&eval(body, env)?)? != *when {
+        if as_bool(&*eval(body, env)?)? != *when {
             return Ok(false);
         }
     }
@@ -69,76 +73,93 @@ fn as_entity(v: &Value) -> R<EntRef> {
     }
 }
 
-fn eval(e: &Expr, env: &Env<'_>) -> R<Value> {
-    Ok(match e {
-        Expr::Const(v) => v.clone(),
-        Expr::Var(Var::Principal) => Value::Entity(env.principal),
-        Expr::Var(Var::Action) => Value::Entity(env.action),
-        Expr::Var(Var::Resource) => Value::Entity(env.resource),
-        Expr::Var(Var::Context) => env.context.clone(),
-        Expr::Not(a) => Value::Bool(!as_bool(&eval(a, env)?)?),
-        Expr::Neg(a) => Value::Long(as_long(&eval(a, env)?)?.checked_neg().ok_or(Fallback)?),
-        Expr::IsEmpty(a) => Value::Bool(as_set(&eval(a, env)?)?.is_empty()),
-        Expr::And(a, b) => Value::Bool(as_bool(&eval(a, env)?)? && as_bool(&eval(b, env)?)?),
-        Expr::Or(a, b) => Value::Bool(as_bool(&eval(a, env)?)? || as_bool(&eval(b, env)?)?),
+/// Borrowed where the value already exists (constants, context, entity data).
+type V<'a> = Cow<'a, Value>;
+
+fn attr<'a>(base: V<'a>, name: &Arc<str>, store: &'a Store) -> R<V<'a>> {
+    match base {
+        Cow::Borrowed(Value::Record(attrs)) => lookup_name(attrs, name).map(Cow::Borrowed).ok_or(Fallback),
+        Cow::Owned(Value::Record(attrs)) => lookup_name(&attrs, name).cloned().map(Cow::Owned).ok_or(Fallback),
+        base => match &*base {
+            Value::Entity(ent) => {
+                store.data(*ent).and_then(|d| lookup_name(&d.attrs, name)).map(Cow::Borrowed).ok_or(Fallback)
+            }
+            _ => Err(Fallback),
+        },
+    }
+}
+
+fn eval<'a>(e: &'a Expr, env: &'a Env<'a>) -> R<V<'a>> {
+    let owned = |v: Value| -> R<V<'a>> { Ok(Cow::Owned(v)) };
+    match e {
+        Expr::Const(v) => Ok(Cow::Borrowed(v)),
+        Expr::Var(Var::Principal) => owned(Value::Entity(env.principal)),
+        Expr::Var(Var::Action) => owned(Value::Entity(env.action)),
+        Expr::Var(Var::Resource) => owned(Value::Entity(env.resource)),
+        Expr::Var(Var::Context) => Ok(Cow::Borrowed(&env.context)),
+        Expr::Not(a) => owned(Value::Bool(!as_bool(&*eval(a, env)?)?)),
+        Expr::Neg(a) => owned(Value::Long(as_long(&*eval(a, env)?)?.checked_neg().ok_or(Fallback)?)),
+        Expr::IsEmpty(a) => owned(Value::Bool(as_set(&*eval(a, env)?)?.is_empty())),
+        Expr::And(a, b) => owned(Value::Bool(as_bool(&*eval(a, env)?)? && as_bool(&*eval(b, env)?)?)),
+        Expr::Or(a, b) => owned(Value::Bool(as_bool(&*eval(a, env)?)? || as_bool(&*eval(b, env)?)?)),
         Expr::If(c, t, f) => {
-            if as_bool(&eval(c, env)?)? {
-                eval(t, env)?
+            if as_bool(&*eval(c, env)?)? {
+                eval(t, env)
             } else {
-                eval(f, env)?
+                eval(f, env)
             }
         }
         Expr::Bin(op, a, b) => {
             let a = eval(a, env)?;
             let b = eval(b, env)?;
-            binary(*op, &a, &b, env.store)?
+            binary(*op, &a, &b, env.store)
         }
-        Expr::GetAttr(a, name) => match eval(a, env)? {
-            Value::Record(attrs) => lookup(&attrs, name).cloned().ok_or(Fallback)?,
-            Value::Entity(ent) => env.store.data(ent).and_then(|d| lookup(&d.attrs, name)).cloned().ok_or(Fallback)?,
-            _ => return Err(Fallback),
-        },
+        Expr::GetAttr(a, name) => attr(eval(a, env)?, name, env.store),
         Expr::Has(a, names) => {
             let mut current = eval(a, env)?;
             let mut names = names.iter().peekable();
             while let Some(name) = names.next() {
-                let next = match &current {
-                    Value::Record(attrs) => lookup(attrs, name),
-                    Value::Entity(ent) => env.store.data(*ent).and_then(|d| lookup(&d.attrs, name)),
+                let present = match &*current {
+                    Value::Record(attrs) => lookup_name(attrs, name).is_some(),
+                    Value::Entity(ent) => env.store.data(*ent).and_then(|d| lookup_name(&d.attrs, name)).is_some(),
                     _ => return Err(Fallback),
                 };
-                match next {
-                    None => return Ok(Value::Bool(false)),
-                    Some(v) if names.peek().is_some() => current = v.clone(),
-                    Some(_) => {}
+                if !present {
+                    return owned(Value::Bool(false));
+                }
+                if names.peek().is_some() {
+                    current = attr(current, name, env.store)?;
                 }
             }
-            Value::Bool(true)
+            owned(Value::Bool(true))
         }
-        Expr::Like(a, pattern) => match eval(a, env)? {
-            Value::Str(s) => Value::Bool(like(&s, pattern)),
-            _ => return Err(Fallback),
+        Expr::Like(a, pattern) => match &*eval(a, env)? {
+            Value::Str(s) => owned(Value::Bool(like(s, pattern))),
+            _ => Err(Fallback),
         },
         Expr::Is(a, ty, within) => {
-            let ent = as_entity(&eval(a, env)?)?;
+            let ent = as_entity(&*eval(a, env)?)?;
             if ent.ty != *ty {
-                Value::Bool(false)
+                owned(Value::Bool(false))
             } else {
                 match within {
-                    None => Value::Bool(true),
-                    Some(w) => binary(BinOp::In, &Value::Entity(ent), &eval(w, env)?, env.store)?,
+                    None => owned(Value::Bool(true)),
+                    Some(w) => binary(BinOp::In, &Value::Entity(ent), &*eval(w, env)?, env.store),
                 }
             }
         }
-        Expr::Set(items) => Value::Set(items.iter().map(|i| eval(i, env)).collect::<R<Vec<_>>>()?.into()),
-        Expr::Record(items) => {
-            Value::Record(items.iter().map(|(k, i)| Ok((k.clone(), eval(i, env)?))).collect::<R<Vec<_>>>()?.into())
+        Expr::Set(items) => {
+            owned(Value::Set(items.iter().map(|i| eval(i, env).map(Cow::into_owned)).collect::<R<Vec<_>>>()?.into()))
         }
-        Expr::Ext(f, args) => {
-            let vals = args.iter().map(|a| eval(a, env)).collect::<R<Vec<_>>>()?;
-            apply_ext(*f, &vals)?
-        }
-    })
+        Expr::Record(items) => owned(Value::Record(
+            items.iter().map(|(k, i)| Ok((k.clone(), eval(i, env)?.into_owned()))).collect::<R<Vec<_>>>()?.into(),
+        )),
+        Expr::Ext(f, args) => match args.as_slice() {
+            [a] => apply_ext(*f, &[eval(a, env)?.into_owned()]).map(Cow::Owned),
+            [a, b] => apply_ext(*f, &[eval(a, env)?.into_owned(), eval(b, env)?.into_owned()]).map(Cow::Owned),
+            _ => Err(Fallback),
+        },
+    }
 }
 
 /// Cedar value equality; [`Fallback`] when an unmodelled value takes part.
@@ -186,7 +207,7 @@ fn subset(a: &[Value], b: &[Value]) -> R<bool> {
     Ok(true)
 }
 
-fn binary(op: BinOp, a: &Value, b: &Value, store: &Store) -> R<Value> {
+fn binary<'a>(op: BinOp, a: &Value, b: &Value, store: &'a Store) -> R<V<'a>> {
     use std::cmp::Ordering;
     let order = |a: &Value, b: &Value| -> R<Ordering> {
         match (a, b) {
@@ -195,7 +216,7 @@ fn binary(op: BinOp, a: &Value, b: &Value, store: &Store) -> R<Value> {
             _ => Err(Fallback),
         }
     };
-    Ok(match op {
+    Ok(Cow::Owned(match op {
         BinOp::Eq => Value::Bool(equal(a, b)?),
         BinOp::NotEq => Value::Bool(!equal(a, b)?),
         BinOp::Less => Value::Bool(order(a, b)? == Ordering::Less),
@@ -210,11 +231,11 @@ fn binary(op: BinOp, a: &Value, b: &Value, store: &Store) -> R<Value> {
             match b {
                 Value::Entity(t) => Value::Bool(store.is_in(ent, t.id)),
                 Value::Set(items) => {
-                    let mut targets = Vec::with_capacity(items.len());
+                    // Cedar first requires every element to be an entity.
                     for item in items.iter() {
-                        targets.push(as_entity(item)?);
+                        as_entity(item)?;
                     }
-                    Value::Bool(targets.iter().any(|t| store.is_in(ent, t.id)))
+                    Value::Bool(items.iter().any(|t| matches!(t, Value::Entity(t) if store.is_in(ent, t.id))))
                 }
                 _ => return Err(Fallback),
             }
@@ -241,11 +262,11 @@ fn binary(op: BinOp, a: &Value, b: &Value, store: &Store) -> R<Value> {
             let found = store.data(ent).map(|d| lookup(&d.tags, tag));
             match (op, found) {
                 (BinOp::HasTag, found) => Value::Bool(found.flatten().is_some()),
-                (_, Some(Some(v))) => v.clone(),
+                (_, Some(Some(v))) => return Ok(Cow::Borrowed(v)),
                 _ => return Err(Fallback),
             }
         }
-    })
+    }))
 }
 
 /// Cedar's `like`: `*` matches any sequence of characters.

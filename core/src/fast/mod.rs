@@ -21,6 +21,7 @@ mod eval;
 pub(crate) mod time;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use cedar_policy::{Effect, EntityUid, PolicyId};
@@ -66,6 +67,35 @@ pub(crate) fn lookup<'a>(attrs: &'a [(Arc<str>, Value)], name: &str) -> Option<&
     attrs.binary_search_by(|(k, _)| (**k).cmp(name)).ok().and_then(|i| attrs.get(i)).map(|(_, v)| v)
 }
 
+/// [`lookup`] for a name from a policy: names are interned at load (policy,
+/// schema and entity attribute names share one allocation per spelling), so
+/// a pointer comparison usually finds the attribute.
+pub(crate) fn lookup_name<'a>(attrs: &'a [(Arc<str>, Value)], name: &Arc<str>) -> Option<&'a Value> {
+    match attrs.iter().find(|(k, _)| Arc::ptr_eq(k, name)) {
+        Some((_, v)) => Some(v),
+        None => lookup(attrs, name),
+    }
+}
+
+/// One shared allocation per attribute name.
+#[derive(Debug, Default)]
+pub(crate) struct Names(FxMap<Arc<str>, ()>);
+
+impl Names {
+    pub(crate) fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some((k, _)) = self.0.get_key_value(name) {
+            return Arc::clone(k);
+        }
+        let k: Arc<str> = Arc::from(name);
+        self.0.insert(Arc::clone(&k), ());
+        k
+    }
+
+    pub(crate) fn adopt(&mut self, name: &Arc<str>) {
+        self.0.entry(Arc::clone(name)).or_insert(());
+    }
+}
+
 /// One entity's data.
 #[derive(Debug)]
 pub(crate) struct EntityData {
@@ -75,11 +105,65 @@ pub(crate) struct EntityData {
     pub tags: Attrs,
 }
 
+/// The Fx hash (as in rustc): a few instructions per word where SipHash takes
+/// dozens. The tables it keys are built at load from the entity store and the
+/// policies; requests only look keys up, so they cannot grow a collision chain.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            if let Some(dst) = word.get_mut(..rest.len()) {
+                dst.copy_from_slice(rest);
+            }
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed with [`FxHasher`].
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// Entities, by index.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    pub index: HashMap<EntityUid, u32>,
-    pub types: HashMap<String, u32>,
+    pub index: FxMap<EntityUid, u32>,
+    pub types: FxMap<String, u32>,
     /// Type of each interned entity.
     pub entity_types: Vec<u32>,
     /// Data of each interned entity; `None` when not in the entity store

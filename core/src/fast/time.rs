@@ -6,6 +6,8 @@
 //! checks) and give the same millisecond values; anything else is `None`, and
 //! the caller then lets Cedar produce the error.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use crate::clock::days_from_civil;
 
 const DAY_MS: i64 = 86_400_000;
@@ -139,6 +141,19 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
     checked(ms, get(0), DAY_MS)
 }
 
+/// The instant of `clock::format_rfc3339_millis(t)` (the stamp Cedar's path
+/// parses for `context.now`) in milliseconds, computed without the text;
+/// `None` past year 9999, where that stamp is not a valid Cedar datetime.
+pub(crate) fn clock_millis(t: SystemTime) -> Option<i64> {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
+    // 10000-01-01T00:00:00Z
+    if secs >= 253_402_300_800 {
+        return None;
+    }
+    Some(secs * 1000 + i64::from(since.subsec_millis()))
+}
+
 /// `datetime.toDate()`: `None` on overflow, as in Cedar.
 pub(crate) fn to_date(epoch: i64) -> Option<i64> {
     epoch.checked_sub(epoch.checked_rem_euclid(DAY_MS)?)
@@ -195,6 +210,24 @@ mod tests {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
         assert_eq!(parse_datetime("0000-01-01"), Some(-62_167_219_200_000));
+    }
+
+    #[test]
+    fn clock_millis_agrees_with_the_formatted_stamp() {
+        use crate::clock::format_rfc3339_millis;
+        for (secs, nanos) in [
+            (0u64, 0u32),
+            (1_764_064_800, 123_456_789),
+            (951_782_400, 999_999_999),
+            (253_402_300_799, 999_000_000),
+            (253_402_300_800, 0),
+            (u64::MAX / 4, 0),
+        ] {
+            let t = UNIX_EPOCH + Duration::new(secs, nanos);
+            assert_eq!(clock_millis(t), parse_datetime(&format_rfc3339_millis(t)), "{secs}.{nanos}");
+        }
+        let before = UNIX_EPOCH - Duration::from_secs(86_400);
+        assert_eq!(clock_millis(before), parse_datetime(&format_rfc3339_millis(before)));
     }
 
     #[test]
