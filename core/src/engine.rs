@@ -115,7 +115,9 @@ pub struct Engine {
     sessions: Option<SessionTracker>,
     approvals: Approvals,
     compiled_evaluator: bool,
-    stats: StatCounters,
+    /// Present when counting was asked for (a shared counter written on every
+    /// decision would cost every thread a contended cache line).
+    stats: Option<StatCounters>,
 }
 
 /// Settings for building an [`Engine`]; see [`Engine::builder`].
@@ -127,6 +129,7 @@ pub struct EngineBuilder {
     on_invalid: OnInvalid,
     sessions: Option<SessionLimits>,
     compiled_evaluator: bool,
+    count_evaluations: bool,
 }
 
 impl EngineBuilder {
@@ -171,6 +174,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Count policy evaluations by evaluator (see [`Engine::evaluator_stats`]).
+    /// Off by default; for tests and benchmarks.
+    #[doc(hidden)]
+    pub fn count_evaluations(mut self, on: bool) -> Self {
+        self.count_evaluations = on;
+        self
+    }
+
     /// Parses, validates and indexes the sources.
     pub fn build(self) -> Result<Engine, LoadError> {
         let compiled = compile(&self.sources, self.on_invalid)?;
@@ -186,7 +197,7 @@ impl EngineBuilder {
             sessions: self.sessions.map(SessionTracker::new),
             approvals: Approvals::default(),
             compiled_evaluator: self.compiled_evaluator,
-            stats: StatCounters::default(),
+            stats: self.count_evaluations.then(StatCounters::default),
         })
     }
 }
@@ -229,6 +240,7 @@ impl Engine {
             on_invalid: OnInvalid::Refuse,
             sessions: None,
             compiled_evaluator: std::env::var("AGENTAUTHZ_COMPILED_EVAL").map_or(true, |v| v != "0"),
+            count_evaluations: false,
         }
     }
 
@@ -319,10 +331,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Policy evaluations so far, by evaluator (see [`EvaluatorStats`]).
+    /// Policy evaluations so far, by evaluator (see [`EvaluatorStats`]); all
+    /// zero unless the engine was built with `count_evaluations(true)`.
     #[doc(hidden)]
     pub fn evaluator_stats(&self) -> EvaluatorStats {
-        let s = &self.stats;
+        let Some(s) = &self.stats else { return EvaluatorStats::default() };
         EvaluatorStats {
             compiled: s.compiled.load(Ordering::Relaxed),
             unsupported_policy: s.unsupported_policy.load(Ordering::Relaxed),
@@ -569,7 +582,9 @@ impl Engine {
         if let Some(e) = request_error {
             return Err(e);
         }
-        self.stats.add(stats);
+        if let Some(counters) = &self.stats {
+            counters.add(stats);
+        }
         if self.mode != ErrorMode::Cedar {
             eval.granted = self.grants.load().matching(&c.entities, &req.principal, &action, &req.resource, now);
         }

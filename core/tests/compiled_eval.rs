@@ -531,6 +531,7 @@ fn compiled_evaluator_matches_cedar_on_random_policies() {
                 .error_mode(mode)
                 .accept_invalid_policies(true)
                 .compiled_evaluator(compiled)
+                .count_evaluations(true)
                 .build()
                 .unwrap_or_else(|e| panic!("seed {seed}: engine did not load: {e}\n{text}"))
         };

@@ -187,7 +187,12 @@ fn run_file(root: &Path, rel: &str, t: &mut Tally) {
         Err(e) => t.mismatches.push((rel.into(), format!("{rel}: validate() failed: {}", one_line(&e.to_string())))),
     }
 
-    let engine = match Engine::builder(sources).error_mode(ErrorMode::Cedar).accept_invalid_policies(true).build() {
+    let engine = match Engine::builder(sources)
+        .error_mode(ErrorMode::Cedar)
+        .accept_invalid_policies(true)
+        .count_evaluations(true)
+        .build()
+    {
         Ok(e) => e,
         Err(e) => {
             t.harness_failures += requests.len();
