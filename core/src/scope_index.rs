@@ -20,7 +20,7 @@ use cedar_policy::{
     ResourceConstraint, Schema,
 };
 
-use crate::fast::FastPolicy;
+use crate::fast::{FastPolicy, FxMap};
 
 /// Policies of one index cell. One Cedar call on `all` tells every satisfied
 /// permit (on allow) or every satisfied forbid (on deny) and every error; only
@@ -51,7 +51,9 @@ impl Bucket {
 }
 
 /// Principal key -> resource key -> bucket. `None` is "any".
-type Cells = HashMap<Option<EntityUid>, HashMap<Option<EntityUid>, Bucket>>;
+/// Keyed by policy entities and looked up by request entities: the Fx hash
+/// (a request cannot lengthen a chain in a table built at load).
+type Cells = FxMap<Option<EntityUid>, FxMap<Option<EntityUid>, Bucket>>;
 
 #[derive(Debug, Default)]
 struct ActionCells {
@@ -65,7 +67,7 @@ struct ActionCells {
 /// Policies by action, principal and resource scope.
 #[derive(Debug)]
 pub(crate) struct ScopeIndex {
-    by_action: HashMap<EntityUid, ActionCells>,
+    by_action: FxMap<EntityUid, ActionCells>,
     /// Every policy, for actions the schema does not declare (Cedar then
     /// rejects or evaluates the request as it would without an index).
     all: ActionCells,
@@ -105,7 +107,7 @@ impl ScopeIndex {
         fast: &HashMap<PolicyId, Arc<FastPolicy>>,
     ) -> Result<Self, String> {
         let mut all = ActionCells::default();
-        let mut by_action: HashMap<EntityUid, ActionCells> =
+        let mut by_action: FxMap<EntityUid, ActionCells> =
             schema.actions().map(|a| (a.clone(), ActionCells::default())).collect();
         for p in policies.policies() {
             let compiled = fast.get(p.id());
@@ -136,20 +138,21 @@ impl ScopeIndex {
         mut visit: impl FnMut(&'a Bucket),
     ) {
         let cells = self.by_action.get(action).unwrap_or(&self.all);
-        let keys = |uid: &EntityUid, keyed: bool| -> Vec<Option<EntityUid>> {
-            let mut keys = vec![None];
-            if keyed {
-                keys.push(Some(uid.clone()));
-                if let Some(ancestors) = entities.ancestors(uid) {
-                    keys.extend(ancestors.map(|a| Some(a.clone())));
-                }
+        const ANY_ONLY: &[Option<EntityUid>] = &[None];
+        let keys = |uid: &EntityUid, keyed: bool| -> std::borrow::Cow<'static, [Option<EntityUid>]> {
+            if !keyed {
+                return std::borrow::Cow::Borrowed(ANY_ONLY);
             }
-            keys
+            let mut keys = vec![None, Some(uid.clone())];
+            if let Some(ancestors) = entities.ancestors(uid) {
+                keys.extend(ancestors.map(|a| Some(a.clone())));
+            }
+            std::borrow::Cow::Owned(keys)
         };
         let resource_keys = keys(resource, cells.keyed_resources);
-        for pk in keys(principal, cells.keyed_principals) {
-            let Some(by_resource) = cells.cells.get(&pk) else { continue };
-            for rk in &resource_keys {
+        for pk in keys(principal, cells.keyed_principals).iter() {
+            let Some(by_resource) = cells.cells.get(pk) else { continue };
+            for rk in resource_keys.iter() {
                 if let Some(bucket) = by_resource.get(rk) {
                     visit(bucket);
                 }
