@@ -375,12 +375,13 @@ fn json_value(v: &Json, ty: &Ty) -> Option<Value> {
             Value::Set(items.iter().map(|i| json_value(i, elem)).collect::<Option<Vec<_>>>()?.into())
         }
         (Ty::Record(r), Json::Object(o)) => {
-            if o.contains_key("__extn") || o.contains_key("__entity") {
-                return None;
-            }
             let mut attrs = Vec::with_capacity(o.len());
             let mut required = 0usize;
             for (k, item) in o {
+                // An escape (`__extn`, `__entity`) is Cedar's to interpret.
+                if k == "__extn" || k == "__entity" {
+                    return None;
+                }
                 let (name, t, req) = r.get(k)?;
                 required += usize::from(*req);
                 attrs.push((Arc::clone(name), json_value(item, t)?));
