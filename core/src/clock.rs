@@ -58,13 +58,13 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     if b.len() < 20 || !s.is_ascii() {
         return None;
     }
+    // At most 4 digits: accumulating cannot overflow (and is much cheaper than `str::parse`).
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
+        let part = b.get(r)?;
+        if part.is_empty() {
+            return None;
         }
+        part.iter().try_fold(0i64, |n, &c| c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0')))
     };
     let sep = |i: usize, c: u8| b.get(i) == Some(&c);
     if !(sep(4, b'-') && sep(7, b'-') && (sep(10, b'T') || sep(10, b't')) && sep(13, b':') && sep(16, b':')) {
@@ -102,14 +102,17 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     };
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset_secs;
-    let secs = u64::try_from(secs).ok()?;
-    UNIX_EPOCH.checked_add(Duration::new(secs, u32::try_from(nanos).ok()?))
+    let nanos = Duration::from_nanos(nanos);
+    match u64::try_from(secs) {
+        Ok(secs) => UNIX_EPOCH.checked_add(Duration::from_secs(secs) + nanos),
+        // Before 1970: epoch - |secs| + fraction.
+        Err(_) => UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?.checked_add(nanos),
+    }
 }
 
 /// Parses any of Cedar's `datetime` string forms: `2026-11-25`,
 /// `2026-11-25T10:00:00Z`, with `.SSS` milliseconds, and with a `±hhmm` offset
-/// instead of `Z` (RFC 3339's `±hh:mm` is accepted too). `None` for anything else,
-/// or for instants before 1970.
+/// instead of `Z` (RFC 3339's `±hh:mm` is accepted too). `None` for anything else.
 pub(crate) fn parse_cedar_datetime(s: &str) -> Option<SystemTime> {
     if s.len() == 10 {
         return parse_rfc3339(&format!("{s}T00:00:00Z"));
@@ -129,7 +132,7 @@ pub(crate) fn parse_cedar_datetime(s: &str) -> Option<SystemTime> {
 }
 
 // Howard Hinnant's civil-calendar algorithms (public domain).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -61,6 +61,8 @@ pub(crate) struct Compiled {
     pub policy_count: usize,
     /// Whether any policy is `@mode("shadow")`.
     pub has_shadow: bool,
+    /// Policies and entities in the compiled evaluator's form.
+    pub fast: crate::fast::FastSet,
 }
 
 /// Whether load refuses policies that do not pass strict validation.
@@ -165,13 +167,15 @@ fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Com
         }
     }
     let entities = parse_entities(sources, &schema)?;
-    let index = ScopeIndex::build(&schema, &entities, &policies)
+    let shapes = action_shapes(&sources.schema.text);
+    let fast = crate::fast::build(&entities, &policies, shapes.values());
+    let index = ScopeIndex::build(&schema, &entities, &policies, &fast.policies)
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     let action_shorthand = action_shorthand(&schema);
     let has_shadow = meta.values().any(|m| m.shadow);
     Ok(Compiled {
         has_shadow,
-        shapes: action_shapes(&sources.schema.text),
+        shapes,
         version: version_hash(sources).into(),
         policy_count: policies.num_of_policies(),
         schema,
@@ -179,6 +183,7 @@ fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Com
         meta,
         index,
         action_shorthand,
+        fast,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The engine: load once, decide many times, from any number of threads.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -76,6 +77,48 @@ impl std::str::FromStr for Enforcement {
     }
 }
 
+/// How many policy evaluations each evaluator did, summed over decisions
+/// (for tests and benchmarks of the compiled evaluator; not a stable API).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvaluatorStats {
+    /// Policies decided by the compiled evaluator.
+    pub compiled: u64,
+    /// Policies evaluated by Cedar because their bucket holds a policy the
+    /// compiled evaluator does not support.
+    pub unsupported_policy: u64,
+    /// Policies evaluated by Cedar because the request could not be converted
+    /// (typed context, context the fast path does not model, bad value), or
+    /// the compiled evaluator is off.
+    pub unconverted_request: u64,
+    /// Policies evaluated by Cedar after the compiled evaluator met an error
+    /// (Cedar then reports it).
+    pub after_error: u64,
+}
+
+#[derive(Debug, Default)]
+struct StatCounters {
+    compiled: AtomicU64,
+    unsupported_policy: AtomicU64,
+    unconverted_request: AtomicU64,
+    after_error: AtomicU64,
+}
+
+impl StatCounters {
+    fn add(&self, s: EvaluatorStats) {
+        for (counter, n) in [
+            (&self.compiled, s.compiled),
+            (&self.unsupported_policy, s.unsupported_policy),
+            (&self.unconverted_request, s.unconverted_request),
+            (&self.after_error, s.after_error),
+        ] {
+            if n > 0 {
+                counter.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// A loaded, validated policy set ready to decide requests.
 ///
 /// `Engine` is `Send + Sync`: share it (e.g. in an `Arc`) between threads;
@@ -97,6 +140,10 @@ pub struct Engine {
     authorizer: Authorizer,
     sessions: Option<SessionTracker>,
     approvals: Approvals,
+    compiled_evaluator: bool,
+    /// Present when counting was asked for (a shared counter written on every
+    /// decision would cost every thread a contended cache line).
+    stats: Option<StatCounters>,
 }
 
 /// Settings for building an [`Engine`]; see [`Engine::builder`].
@@ -108,6 +155,8 @@ pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     on_invalid: OnInvalid,
     sessions: Option<SessionLimits>,
+    compiled_evaluator: bool,
+    count_evaluations: bool,
 }
 
 impl EngineBuilder {
@@ -149,6 +198,24 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether to decide with the compiled evaluator where it applies (default
+    /// on, unless the environment variable `AGENTAUTHZ_COMPILED_EVAL` is `0`).
+    /// Decisions are the same either way; off is for differential tests and
+    /// benchmarks.
+    #[doc(hidden)]
+    pub fn compiled_evaluator(mut self, on: bool) -> Self {
+        self.compiled_evaluator = on;
+        self
+    }
+
+    /// Count policy evaluations by evaluator (see [`Engine::evaluator_stats`]).
+    /// Off by default; for tests and benchmarks.
+    #[doc(hidden)]
+    pub fn count_evaluations(mut self, on: bool) -> Self {
+        self.count_evaluations = on;
+        self
+    }
+
     /// Parses, validates and indexes the sources.
     pub fn build(self) -> Result<Engine, LoadError> {
         let compiled = compile(&self.sources, self.on_invalid)?;
@@ -164,6 +231,8 @@ impl EngineBuilder {
             authorizer: Authorizer::new(),
             sessions: self.sessions.map(SessionTracker::new),
             approvals: Approvals::default(),
+            compiled_evaluator: self.compiled_evaluator,
+            stats: self.count_evaluations.then(StatCounters::default),
         })
     }
 }
@@ -206,6 +275,8 @@ impl Engine {
             clock: Arc::new(SystemClock),
             on_invalid: OnInvalid::Refuse,
             sessions: None,
+            compiled_evaluator: std::env::var("AGENTAUTHZ_COMPILED_EVAL").map_or(true, |v| v != "0"),
+            count_evaluations: false,
         }
     }
 
@@ -294,6 +365,19 @@ impl Engine {
         let _writer = self.revocation_writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.revocations.store(Arc::new(loaded));
         Ok(())
+    }
+
+    /// Policy evaluations so far, by evaluator (see [`EvaluatorStats`]); all
+    /// zero unless the engine was built with `count_evaluations(true)`.
+    #[doc(hidden)]
+    pub fn evaluator_stats(&self) -> EvaluatorStats {
+        let Some(s) = &self.stats else { return EvaluatorStats::default() };
+        EvaluatorStats {
+            compiled: s.compiled.load(Ordering::Relaxed),
+            unsupported_policy: s.unsupported_policy.load(Ordering::Relaxed),
+            unconverted_request: s.unconverted_request.load(Ordering::Relaxed),
+            after_error: s.after_error.load(Ordering::Relaxed),
+        }
     }
 
     /// The error mode in force.
@@ -431,17 +515,21 @@ impl Engine {
         Some((req.clone().with_context_json(map), reservation))
     }
 
-    fn evaluate(&self, c: &Compiled, req: &Request, now: SystemTime) -> Result<Evaluation, RequestError> {
-        if let RequestContext::Json(map) = &req.context {
-            // Requests built in Rust (`with_context_json`) skip `Request::from_json`.
-            check_depth(map)?;
-        }
-        let action = resolve_action(c, &req.action)?;
-        let cedar_request = match fast_request(c, req, &action, now) {
+    /// The Cedar request, built (and checked against the schema) as before the
+    /// compiled evaluator existed: every error message is Cedar's or the
+    /// request shape's.
+    fn cedar_request(
+        &self,
+        c: &Compiled,
+        req: &Request,
+        action: &EntityUid,
+        now: SystemTime,
+    ) -> Result<cedar_policy::Request, RequestError> {
+        Ok(match fast_request(c, req, action, now) {
             Fast::Done(r) => r?,
             Fast::Invalid(message) => return Err(RequestError::Schema(message)),
             Fast::Fallback => {
-                let context = build_context(c, &action, &req.context, now)?;
+                let context = build_context(c, action, &req.context, now)?;
                 cedar_policy::Request::new(
                     req.principal.clone(),
                     action.clone(),
@@ -451,14 +539,77 @@ impl Engine {
                 )
                 .map_err(|e| RequestError::Schema(e.to_string()))?
             }
+        })
+    }
+
+    fn evaluate(&self, c: &Compiled, req: &Request, now: SystemTime) -> Result<Evaluation, RequestError> {
+        if let RequestContext::Json(map) = &req.context {
+            // Requests built in Rust (`with_context_json`) skip `Request::from_json`.
+            check_depth(map)?;
+        }
+        let action = resolve_action(c, &req.action)?;
+        let mut unknown_entities = Vec::new();
+        let env = if self.compiled_evaluator { fast_env(c, req, &action, now, &mut unknown_entities) } else { None };
+        // Built only when some bucket needs Cedar (always when `env` is None,
+        // which is also when the request may be invalid).
+        let mut cedar_request = match env {
+            Some(_) => None,
+            None => Some(self.cedar_request(c, req, &action, now)?),
         };
+        let mut request_error: Option<RequestError> = None;
         let mut eval = Evaluation::default();
         let mut permits_unknown: Vec<&Bucket> = Vec::new();
+        // Satisfied permits of compiled buckets whose forbids decided them:
+        // what Cedar would report for `bucket.permits` alone.
+        let mut deferred_permits: Vec<PolicyId> = Vec::new();
+        let mut stats = EvaluatorStats::default();
         c.index.candidates(&c.entities, &req.principal, &action, &req.resource, |bucket| {
             if bucket.all.is_empty() {
                 return;
             }
-            let response = self.authorizer.is_authorized(&cedar_request, &bucket.all, &c.entities);
+            let size = bucket.fast.len() as u64 + bucket.cedar_only as u64;
+            match &env {
+                Some(env) if bucket.cedar_only == 0 => {
+                    let mut permits: Vec<&PolicyId> = Vec::new();
+                    let mut forbids: Vec<&PolicyId> = Vec::new();
+                    let mut decided = true;
+                    for p in &bucket.fast {
+                        match crate::fast::eval_policy(p, env) {
+                            Ok(false) => {}
+                            Ok(true) if p.effect == Effect::Permit => permits.push(&p.id),
+                            Ok(true) => forbids.push(&p.id),
+                            Err(crate::fast::Fallback) => {
+                                decided = false;
+                                break;
+                            }
+                        }
+                    }
+                    if decided {
+                        stats.compiled += size;
+                        if forbids.is_empty() {
+                            eval.satisfied_permits.extend(permits.into_iter().cloned());
+                        } else {
+                            eval.satisfied_forbids.extend(forbids.into_iter().cloned());
+                            deferred_permits.extend(permits.into_iter().cloned());
+                        }
+                        return;
+                    }
+                    stats.after_error += size;
+                }
+                Some(_) => stats.unsupported_policy += size,
+                None => stats.unconverted_request += size,
+            }
+            if cedar_request.is_none() {
+                match self.cedar_request(c, req, &action, now) {
+                    Ok(r) => cedar_request = Some(r),
+                    Err(e) => {
+                        request_error = Some(e);
+                        return;
+                    }
+                }
+            }
+            let Some(cedar_request) = &cedar_request else { return };
+            let response = self.authorizer.is_authorized(cedar_request, &bucket.all, &c.entities);
             let satisfied = response.diagnostics().reason().cloned();
             if response.decision() == CedarDecision::Allow {
                 eval.satisfied_permits.extend(satisfied);
@@ -478,6 +629,12 @@ impl Engine {
                 }
             }
         });
+        if let Some(e) = request_error {
+            return Err(e);
+        }
+        if let Some(counters) = &self.stats {
+            counters.add(stats);
+        }
         if self.mode != ErrorMode::Cedar {
             eval.granted = self.grants.load().matching(&c.entities, &req.principal, &action, &req.resource, now);
         }
@@ -493,10 +650,13 @@ impl Engine {
             && c.has_shadow
             && eval.satisfied_forbids.iter().any(|id| c.meta.get(id).is_some_and(|m| m.shadow));
         if may_ask || shadow_forbid {
-            for bucket in permits_unknown {
-                let response = self.authorizer.is_authorized(&cedar_request, &bucket.permits, &c.entities);
-                if response.decision() == CedarDecision::Allow {
-                    eval.satisfied_permits.extend(response.diagnostics().reason().cloned());
+            eval.satisfied_permits.extend(deferred_permits);
+            if let Some(cedar_request) = &cedar_request {
+                for bucket in permits_unknown {
+                    let response = self.authorizer.is_authorized(cedar_request, &bucket.permits, &c.entities);
+                    if response.decision() == CedarDecision::Allow {
+                        eval.satisfied_permits.extend(response.diagnostics().reason().cloned());
+                    }
                 }
             }
         }
@@ -687,6 +847,41 @@ fn fast_request(
         cedar_policy::Request::new(req.principal.clone(), action.clone(), req.resource.clone(), ctx, None)
             .map_err(|e| RequestError::Schema(e.to_string()))
     }))
+}
+
+/// The request for the compiled evaluator: a JSON context that converts
+/// cleanly against the action's context type (see `fast::convert_context`).
+/// `None` sends the request down Cedar's path.
+fn fast_env<'c>(
+    c: &'c Compiled,
+    req: &Request,
+    action: &EntityUid,
+    now: SystemTime,
+    unknown_entities: &mut Vec<EntityUid>,
+) -> Option<crate::fast::Env<'c>> {
+    let (Some(shape), RequestContext::Json(map)) = (c.shapes.get(action), &req.context) else {
+        return None;
+    };
+    let record = shape.context.as_ref()?;
+    for (uid, allowed) in [(&req.principal, &shape.principal_types), (&req.resource, &shape.resource_types)] {
+        if !allowed.contains(&uid.type_name().to_string()) {
+            return None;
+        }
+    }
+    // The instant of the stamp Cedar's path parses (or the same failure).
+    let now_ms = match shape.declares_now {
+        true => Some(crate::fast::time::clock_millis(now)?),
+        false => None,
+    };
+    let context = crate::fast::convert_context(map, record, now_ms)?;
+    let store = &c.fast.store;
+    Some(crate::fast::Env {
+        store,
+        principal: store.resolve(&req.principal, unknown_entities),
+        action: store.resolve(action, unknown_entities),
+        resource: store.resolve(&req.resource, unknown_entities),
+        context,
+    })
 }
 
 /// Builds the Cedar context, inserting the clock's `now` where the schema declares it.

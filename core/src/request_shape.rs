@@ -44,6 +44,34 @@ pub(crate) enum Ext {
 pub(crate) struct Record {
     /// attribute -> (type, required)
     pub attrs: HashMap<String, (Ty, bool)>,
+    /// The same attributes sorted by name (for the compiled evaluator's
+    /// context conversion: no hashing, shared names).
+    pub sorted: Vec<(Arc<str>, Ty, bool)>,
+    /// How many attributes are required.
+    pub required: usize,
+}
+
+impl Record {
+    /// A record type; `names` shares one allocation per attribute name
+    /// across every record of the schema.
+    pub(crate) fn new(attrs: HashMap<String, (Ty, bool)>, names: &RefCell<HashMap<String, Arc<str>>>) -> Self {
+        let mut names = names.borrow_mut();
+        let mut sorted: Vec<(Arc<str>, Ty, bool)> = attrs
+            .iter()
+            .map(|(k, (t, r))| {
+                let name = names.entry(k.clone()).or_insert_with(|| Arc::from(k.as_str()));
+                (Arc::clone(name), t.clone(), *r)
+            })
+            .collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let required = sorted.iter().filter(|a| a.2).count();
+        Self { attrs, sorted, required }
+    }
+
+    /// The declared attribute `name`: its shared name, type and whether it is required.
+    pub(crate) fn get(&self, name: &str) -> Option<&(Arc<str>, Ty, bool)> {
+        self.sorted.binary_search_by(|a| (*a.0).cmp(name)).ok().and_then(|i| self.sorted.get(i))
+    }
 }
 
 /// The request shape of one action.
@@ -103,7 +131,7 @@ pub(crate) fn action_shapes(schema_text: &str) -> HashMap<EntityUid, ActionShape
             }
         }
     }
-    let resolver = Resolver { common: &common };
+    let resolver = Resolver { common: &common, names: RefCell::new(HashMap::new()) };
     let mut out = HashMap::new();
     for (ns, body) in namespaces {
         let Some(actions) = body.get("actions").and_then(Value::as_object) else { continue };
@@ -120,7 +148,7 @@ pub(crate) fn action_shapes(schema_text: &str) -> HashMap<EntityUid, ActionShape
             let (principal_types, resource_types) = (types("principalTypes"), types("resourceTypes"));
             let touches_enum = principal_types.iter().chain(&resource_types).any(|t| enums.contains(t));
             let context = match applies.and_then(|a| a.get("context")) {
-                None => Some(Arc::new(Record { attrs: HashMap::new() })),
+                None => Some(Arc::new(Record::new(HashMap::new(), &resolver.names))),
                 Some(c) => match resolver.ty(c, ns, 0) {
                     Ty::Record(r) => Some(r),
                     _ => None,
@@ -145,6 +173,8 @@ fn qualify(ns: &str, name: &str) -> String {
 }
 
 struct Resolver<'a> {
+    /// Attribute names, one allocation each (see `Record::new`).
+    names: RefCell<HashMap<String, Arc<str>>>,
     common: &'a HashMap<String, &'a Value>,
 }
 
@@ -174,7 +204,7 @@ impl Resolver<'_> {
                         attrs.insert(name.clone(), (self.ty(at, ns, depth + 1), required));
                     }
                 }
-                Ty::Record(Arc::new(Record { attrs }))
+                Ty::Record(Arc::new(Record::new(attrs, &self.names)))
             }
             "Extension" => v.get("name").and_then(Value::as_str).map(ext_ty).unwrap_or(Ty::Other),
             "datetime" | "duration" | "ipaddr" | "decimal" => ext_ty(kind),

@@ -13,10 +13,14 @@
 //! reasons and errors are exactly those of evaluating the whole set.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cedar_policy::{
-    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint, Schema,
+    ActionConstraint, Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
+    ResourceConstraint, Schema,
 };
+
+use crate::fast::{FastPolicy, FxMap};
 
 /// Policies of one index cell. One Cedar call on `all` tells every satisfied
 /// permit (on allow) or every satisfied forbid (on deny) and every error; only
@@ -26,10 +30,19 @@ use cedar_policy::{
 pub(crate) struct Bucket {
     pub all: PolicySet,
     pub permits: PolicySet,
+    /// The compiled form of every policy in `all` that has one.
+    pub fast: Vec<Arc<FastPolicy>>,
+    /// How many policies of `all` are Cedar-only; the compiled evaluator
+    /// decides the bucket only when this is 0.
+    pub cedar_only: usize,
 }
 
 impl Bucket {
-    fn add(&mut self, policy: &Policy) -> Result<(), String> {
+    fn add(&mut self, policy: &Policy, fast: Option<&Arc<FastPolicy>>) -> Result<(), String> {
+        match fast {
+            Some(f) => self.fast.push(Arc::clone(f)),
+            None => self.cedar_only += 1,
+        }
         if policy.effect() == Effect::Permit {
             self.permits.add(policy.clone()).map_err(|e| e.to_string())?;
         }
@@ -38,7 +51,9 @@ impl Bucket {
 }
 
 /// Principal key -> resource key -> bucket. `None` is "any".
-type Cells = HashMap<Option<EntityUid>, HashMap<Option<EntityUid>, Bucket>>;
+/// Keyed by policy entities and looked up by request entities: the Fx hash
+/// (a request cannot lengthen a chain in a table built at load).
+type Cells = FxMap<Option<EntityUid>, FxMap<Option<EntityUid>, Bucket>>;
 
 #[derive(Debug, Default)]
 struct ActionCells {
@@ -52,7 +67,7 @@ struct ActionCells {
 /// Policies by action, principal and resource scope.
 #[derive(Debug)]
 pub(crate) struct ScopeIndex {
-    by_action: HashMap<EntityUid, ActionCells>,
+    by_action: FxMap<EntityUid, ActionCells>,
     /// Every policy, for actions the schema does not declare (Cedar then
     /// rejects or evaluates the request as it would without an index).
     all: ActionCells,
@@ -73,23 +88,30 @@ fn resource_key(p: &Policy) -> Option<EntityUid> {
 }
 
 impl ActionCells {
-    fn add(&mut self, p: &Policy) -> Result<(), String> {
+    fn add(&mut self, p: &Policy, fast: Option<&Arc<FastPolicy>>) -> Result<(), String> {
         let (pk, rk) = (principal_key(p), resource_key(p));
         self.keyed_principals |= pk.is_some();
         self.keyed_resources |= rk.is_some();
-        self.cells.entry(pk).or_default().entry(rk).or_default().add(p)
+        self.cells.entry(pk).or_default().entry(rk).or_default().add(p, fast)
     }
 }
 
 impl ScopeIndex {
-    /// Files every policy. Template-linked policies carry their links in their
-    /// scope constraints, so they are filed like static ones.
-    pub(crate) fn build(schema: &Schema, entities: &Entities, policies: &PolicySet) -> Result<Self, String> {
+    /// Files every policy (with its compiled form from `fast`, when it has one).
+    /// Template-linked policies carry their links in their scope constraints,
+    /// so they are filed like static ones.
+    pub(crate) fn build(
+        schema: &Schema,
+        entities: &Entities,
+        policies: &PolicySet,
+        fast: &HashMap<PolicyId, Arc<FastPolicy>>,
+    ) -> Result<Self, String> {
         let mut all = ActionCells::default();
-        let mut by_action: HashMap<EntityUid, ActionCells> =
+        let mut by_action: FxMap<EntityUid, ActionCells> =
             schema.actions().map(|a| (a.clone(), ActionCells::default())).collect();
         for p in policies.policies() {
-            all.add(p)?;
+            let compiled = fast.get(p.id());
+            all.add(p, compiled)?;
             for (action, cells) in by_action.iter_mut() {
                 let applies = match p.action_constraint() {
                     ActionConstraint::Any => true,
@@ -99,7 +121,7 @@ impl ScopeIndex {
                     }
                 };
                 if applies {
-                    cells.add(p)?;
+                    cells.add(p, compiled)?;
                 }
             }
         }
@@ -116,20 +138,21 @@ impl ScopeIndex {
         mut visit: impl FnMut(&'a Bucket),
     ) {
         let cells = self.by_action.get(action).unwrap_or(&self.all);
-        let keys = |uid: &EntityUid, keyed: bool| -> Vec<Option<EntityUid>> {
-            let mut keys = vec![None];
-            if keyed {
-                keys.push(Some(uid.clone()));
-                if let Some(ancestors) = entities.ancestors(uid) {
-                    keys.extend(ancestors.map(|a| Some(a.clone())));
-                }
+        const ANY_ONLY: &[Option<EntityUid>] = &[None];
+        let keys = |uid: &EntityUid, keyed: bool| -> std::borrow::Cow<'static, [Option<EntityUid>]> {
+            if !keyed {
+                return std::borrow::Cow::Borrowed(ANY_ONLY);
             }
-            keys
+            let mut keys = vec![None, Some(uid.clone())];
+            if let Some(ancestors) = entities.ancestors(uid) {
+                keys.extend(ancestors.map(|a| Some(a.clone())));
+            }
+            std::borrow::Cow::Owned(keys)
         };
         let resource_keys = keys(resource, cells.keyed_resources);
-        for pk in keys(principal, cells.keyed_principals) {
-            let Some(by_resource) = cells.cells.get(&pk) else { continue };
-            for rk in &resource_keys {
+        for pk in keys(principal, cells.keyed_principals).iter() {
+            let Some(by_resource) = cells.cells.get(pk) else { continue };
+            for rk in resource_keys.iter() {
                 if let Some(bucket) = by_resource.get(rk) {
                     visit(bucket);
                 }

@@ -82,6 +82,9 @@ struct Tally {
     all_ok: usize,
     validate_ok: usize,
     harness_failures: usize,
+    /// Policy evaluations by evaluator: compiled, Cedar (unsupported policy in
+    /// the bucket), Cedar (request not converted), Cedar (after an error).
+    evaluators: [u64; 4],
     /// (file, line) — sorted by file before printing.
     mismatches: Vec<(String, String)>,
 }
@@ -99,6 +102,9 @@ impl Tally {
         self.all_ok += o.all_ok;
         self.validate_ok += o.validate_ok;
         self.harness_failures += o.harness_failures;
+        for (a, b) in self.evaluators.iter_mut().zip(o.evaluators) {
+            *a += b;
+        }
         self.mismatches.extend(o.mismatches);
     }
 }
@@ -181,7 +187,12 @@ fn run_file(root: &Path, rel: &str, t: &mut Tally) {
         Err(e) => t.mismatches.push((rel.into(), format!("{rel}: validate() failed: {}", one_line(&e.to_string())))),
     }
 
-    let engine = match Engine::builder(sources).error_mode(ErrorMode::Cedar).accept_invalid_policies(true).build() {
+    let engine = match Engine::builder(sources)
+        .error_mode(ErrorMode::Cedar)
+        .accept_invalid_policies(true)
+        .count_evaluations(true)
+        .build()
+    {
         Ok(e) => e,
         Err(e) => {
             t.harness_failures += requests.len();
@@ -255,6 +266,11 @@ fn run_file(root: &Path, rel: &str, t: &mut Tally) {
                 if request_error.is_some() { " (REQUEST ERROR)" } else { "" },
             ),
         ));
+    }
+    let s = engine.evaluator_stats();
+    for (a, b) in t.evaluators.iter_mut().zip([s.compiled, s.unsupported_policy, s.unconverted_request, s.after_error])
+    {
+        *a += b;
     }
 }
 
@@ -338,6 +354,11 @@ fn cedar_conformance_corpus() {
         t.validate_ok,
         t.files,
         pct(t.validate_ok, t.files.max(EXPECTED_FILES)),
+    );
+    let [compiled, unsupported, unconverted, after_error] = t.evaluators;
+    println!(
+        "policy evaluations: {compiled} compiled evaluator, Cedar: {unsupported} (bucket holds an unsupported policy), \
+         {unconverted} (request not converted), {after_error} (after an evaluation error)"
     );
     println!("time:              {:.2}s on {THREADS} threads", elapsed.as_secs_f64());
 

@@ -8,7 +8,9 @@ fn main() {
     // engine-kept session counters. Compare instruction counts under callgrind.
     let variant = std::env::var("VARIANT").unwrap_or_default();
     let sources = agentauthz::PolicySources::from_dir(example_dir()).unwrap();
-    let mut builder = Engine::builder(sources);
+    // STATS=1 counts policy evaluations by evaluator (printed at the end);
+    // AGENTAUTHZ_COMPILED_EVAL=0 turns the compiled evaluator off (the Cedar-only path).
+    let mut builder = Engine::builder(sources).count_evaluations(std::env::var("STATS").is_ok());
     if variant == "sessions" {
         builder = builder.session_counters(agentauthz::SessionLimits::default());
     }
@@ -25,4 +27,7 @@ fn main() {
         }
     }
     println!("{:.2} µs per decision", t.elapsed().as_secs_f64() * 1e6 / (rounds * reqs.len()) as f64);
+    if std::env::var("STATS").is_ok() {
+        println!("policy evaluations by evaluator: {:?}", engine.evaluator_stats());
+    }
 }

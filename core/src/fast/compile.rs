@@ -1,0 +1,396 @@
+//! Load-time conversion: policies (from their JSON form) and entity data into
+//! the compiled evaluator's representation; request contexts at decision time.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::{
+    ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PolicyId, PolicySet,
+    PrincipalConstraint, ResourceConstraint,
+};
+use serde_json::{Map, Value as Json};
+
+use super::eval::apply_ext;
+use super::time::{parse_datetime, parse_duration};
+use super::{ActionScope, Attrs, BinOp, EntityData, Expr, ExtFn, FastPolicy, Names, Pat, Scope, Store, Value, Var};
+use crate::request_shape::ActionShape;
+use crate::request_shape::{Ext, Record, Ty};
+
+/// The compiled form of a policy set: the entity store and every policy the
+/// evaluator supports.
+#[derive(Debug, Default)]
+pub(crate) struct FastSet {
+    pub store: Store,
+    /// Supported policies by id; policies absent here are Cedar-only.
+    pub policies: HashMap<PolicyId, Arc<FastPolicy>>,
+}
+
+fn adopt_names(ty: &Ty, names: &mut Names, depth: usize) {
+    match ty {
+        Ty::Set(elem) if depth < 64 => adopt_names(elem, names, depth + 1),
+        Ty::Record(r) if depth < 64 => {
+            for (name, t, _) in &r.sorted {
+                names.adopt(name);
+                adopt_names(t, names, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Converts the entity store and every policy it can. Attribute names share
+/// the allocations of the request shapes' names (see `fast::lookup_name`).
+pub(crate) fn build<'s>(
+    entities: &Entities,
+    policies: &PolicySet,
+    shapes: impl IntoIterator<Item = &'s ActionShape>,
+) -> FastSet {
+    let mut names = Names::default();
+    for shape in shapes {
+        if let Some(record) = &shape.context {
+            adopt_names(&Ty::Record(Arc::clone(record)), &mut names, 0);
+        }
+    }
+    let mut store = Store::default();
+    let stored: Vec<_> = entities.iter().collect();
+    for e in &stored {
+        store.intern(&e.uid());
+    }
+    for e in &stored {
+        let uid = e.uid();
+        let mut ancestors: Vec<u32> = match entities.ancestors(&uid) {
+            Some(a) => a.collect::<Vec<_>>().into_iter().map(|a| store.intern(a).id).collect(),
+            None => Vec::new(),
+        };
+        ancestors.sort_unstable();
+        ancestors.dedup();
+        let attrs = e
+            .attrs()
+            .map(|(k, v)| (names.intern(k), v.map(|v| eval_result(&v, &mut store, &mut names))))
+            .collect::<Vec<_>>();
+        let attrs = sorted(attrs.into_iter().map(|(k, v)| (k, v.unwrap_or(Value::Opaque))).collect());
+        let tags = e
+            .tags()
+            .map(|(k, v)| (Arc::from(k), v.map(|v| eval_result(&v, &mut store, &mut names))))
+            .collect::<Vec<_>>();
+        let tags = sorted(tags.into_iter().map(|(k, v)| (k, v.unwrap_or(Value::Opaque))).collect());
+        let id = store.intern(&uid).id as usize;
+        if let Some(slot) = store.data.get_mut(id) {
+            *slot = Some(EntityData { ancestors: ancestors.into(), attrs, tags });
+        }
+    }
+    let mut out = HashMap::new();
+    for p in policies.policies() {
+        if let Some(fp) = policy(p, &mut Cx { store: &mut store, names: &mut names }) {
+            out.insert(p.id().clone(), Arc::new(fp));
+        }
+    }
+    FastSet { store, policies: out }
+}
+
+fn sorted(mut attrs: Vec<(Arc<str>, Value)>) -> Attrs {
+    if !attrs.is_sorted_by(|a, b| a.0 <= b.0) {
+        attrs.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    attrs.into()
+}
+
+fn eval_result(v: &EvalResult, store: &mut Store, names: &mut Names) -> Value {
+    match v {
+        EvalResult::Bool(b) => Value::Bool(*b),
+        EvalResult::Long(i) => Value::Long(*i),
+        EvalResult::String(s) => Value::Str(Arc::from(s.as_str())),
+        EvalResult::EntityUid(u) => Value::Entity(store.intern(u)),
+        EvalResult::Set(s) => Value::Set(s.iter().map(|v| eval_result(v, store, names)).collect()),
+        EvalResult::Record(r) => {
+            Value::Record(sorted(r.iter().map(|(k, v)| (names.intern(k), eval_result(v, store, names))).collect()))
+        }
+        EvalResult::ExtensionValue(repr) => extension_repr(repr),
+    }
+}
+
+/// An extension value from its Cedar text form: `datetime("...")`,
+/// `duration("...")` or the canonical `offset` form of a computed datetime.
+fn extension_repr(repr: &str) -> Value {
+    let quoted = |s: &str, prefix: &str, suffix: &str| -> Option<String> {
+        let inner = s.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        (!inner.contains(['"', '\\'])).then(|| inner.to_string())
+    };
+    if let Some(s) = quoted(repr, "datetime(\"", "\")") {
+        return parse_datetime(&s).map_or(Value::Opaque, Value::Datetime);
+    }
+    if let Some(s) = quoted(repr, "duration(\"", "\")") {
+        return parse_duration(&s).map_or(Value::Opaque, Value::Duration);
+    }
+    for (prefix, suffix) in [
+        ("offset(datetime(\"1970-01-01\"), duration(\"", "\"))"),
+        ("datetime(\"1970-01-01\").offset(duration(\"", "\"))"),
+    ] {
+        if let Some(s) = quoted(repr, prefix, suffix) {
+            return parse_duration(&s).map_or(Value::Opaque, Value::Datetime);
+        }
+    }
+    Value::Opaque
+}
+
+/// What converting a policy interns into.
+struct Cx<'a> {
+    store: &'a mut Store,
+    names: &'a mut Names,
+}
+
+fn policy(p: &Policy, cx: &mut Cx<'_>) -> Option<FastPolicy> {
+    let store = &mut *cx.store;
+    if !p.is_static() {
+        return None;
+    }
+    let principal = match p.principal_constraint() {
+        PrincipalConstraint::Any => Scope::Any,
+        PrincipalConstraint::Eq(e) => Scope::Eq(store.intern(&e).id),
+        PrincipalConstraint::In(e) => Scope::In(store.intern(&e).id),
+        PrincipalConstraint::Is(t) => Scope::Is(store.type_id(&t.to_string())),
+        PrincipalConstraint::IsIn(t, e) => Scope::IsIn(store.type_id(&t.to_string()), store.intern(&e).id),
+    };
+    let resource = match p.resource_constraint() {
+        ResourceConstraint::Any => Scope::Any,
+        ResourceConstraint::Eq(e) => Scope::Eq(store.intern(&e).id),
+        ResourceConstraint::In(e) => Scope::In(store.intern(&e).id),
+        ResourceConstraint::Is(t) => Scope::Is(store.type_id(&t.to_string())),
+        ResourceConstraint::IsIn(t, e) => Scope::IsIn(store.type_id(&t.to_string()), store.intern(&e).id),
+    };
+    let action = match p.action_constraint() {
+        ActionConstraint::Any => ActionScope::Any,
+        ActionConstraint::Eq(e) => ActionScope::Eq(store.intern(&e).id),
+        ActionConstraint::In(es) => ActionScope::In(es.iter().map(|e| store.intern(e).id).collect()),
+    };
+    let json = p.to_json().ok()?;
+    let mut conditions = Vec::new();
+    for c in json.get("conditions")?.as_array()? {
+        let when = match c.get("kind")?.as_str()? {
+            "when" => true,
+            "unless" => false,
+            _ => return None,
+        };
+        conditions.push((when, expr(c.get("body")?, cx, 0)?));
+    }
+    Some(FastPolicy { id: p.id().clone(), effect: p.effect(), principal, action, resource, conditions })
+}
+
+/// Deeper expressions are left to Cedar (keeps recursion bounded).
+const MAX_DEPTH: usize = 200;
+
+fn boxed(j: Option<&Json>, cx: &mut Cx<'_>, depth: usize) -> Option<Box<Expr>> {
+    expr(j?, cx, depth + 1).map(Box::new)
+}
+
+fn entity_uid(j: &Json) -> Option<EntityUid> {
+    let t = EntityTypeName::from_str(j.get("type")?.as_str()?).ok()?;
+    Some(EntityUid::from_type_name_and_id(t, EntityId::new(j.get("id")?.as_str()?)))
+}
+
+fn literal(j: &Json, store: &mut Store) -> Option<Value> {
+    Some(match j {
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => Value::Long(n.as_i64()?),
+        Json::String(s) => Value::Str(Arc::from(s.as_str())),
+        Json::Object(o) if o.len() == 1 => Value::Entity(store.intern(&entity_uid(o.get("__entity")?)?)),
+        _ => return None,
+    })
+}
+
+fn expr(j: &Json, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let obj = j.as_object()?;
+    if obj.len() != 1 {
+        return None;
+    }
+    let (key, body) = obj.iter().next()?;
+    let arg = |name: &str| body.get(name);
+    let bin = |op: BinOp, cx: &mut Cx<'_>| -> Option<Expr> {
+        Some(Expr::Bin(op, boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?))
+    };
+    let e = match key.as_str() {
+        "Value" => Expr::Const(literal(body, cx.store)?),
+        "Var" => Expr::Var(match body.as_str()? {
+            "principal" => Var::Principal,
+            "action" => Var::Action,
+            "resource" => Var::Resource,
+            "context" => Var::Context,
+            _ => return None,
+        }),
+        "!" => Expr::Not(boxed(arg("arg"), cx, depth)?),
+        "neg" => Expr::Neg(boxed(arg("arg"), cx, depth)?),
+        "isEmpty" => Expr::IsEmpty(boxed(arg("arg"), cx, depth)?),
+        "&&" => Expr::And(boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?),
+        "||" => Expr::Or(boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?),
+        "==" => bin(BinOp::Eq, cx)?,
+        "!=" => bin(BinOp::NotEq, cx)?,
+        "in" => bin(BinOp::In, cx)?,
+        "<" => bin(BinOp::Less, cx)?,
+        "<=" => bin(BinOp::LessEq, cx)?,
+        ">" => bin(BinOp::Greater, cx)?,
+        ">=" => bin(BinOp::GreaterEq, cx)?,
+        "+" => bin(BinOp::Add, cx)?,
+        "-" => bin(BinOp::Sub, cx)?,
+        "*" => bin(BinOp::Mul, cx)?,
+        "contains" => bin(BinOp::Contains, cx)?,
+        "containsAll" => bin(BinOp::ContainsAll, cx)?,
+        "containsAny" => bin(BinOp::ContainsAny, cx)?,
+        "getTag" => bin(BinOp::GetTag, cx)?,
+        "hasTag" => bin(BinOp::HasTag, cx)?,
+        "." => Expr::GetAttr(boxed(arg("left"), cx, depth)?, cx.names.intern(arg("attr")?.as_str()?)),
+        "has" => {
+            let attrs: Vec<Arc<str>> = match arg("attr")? {
+                Json::String(s) => vec![cx.names.intern(s)],
+                Json::Array(a) => a.iter().map(|s| s.as_str().map(|s| cx.names.intern(s))).collect::<Option<_>>()?,
+                _ => return None,
+            };
+            if attrs.is_empty() {
+                return None;
+            }
+            Expr::Has(boxed(arg("left"), cx, depth)?, attrs.into())
+        }
+        "like" => {
+            let mut pat = Vec::new();
+            for el in arg("pattern")?.as_array()? {
+                match el {
+                    Json::String(w) if w == "Wildcard" => pat.push(Pat::Star),
+                    Json::Object(o) if o.len() == 1 => pat.extend(o.get("Literal")?.as_str()?.chars().map(Pat::Char)),
+                    _ => return None,
+                }
+            }
+            Expr::Like(boxed(arg("left"), cx, depth)?, pat.into())
+        }
+        "is" => {
+            let t = EntityTypeName::from_str(arg("entity_type")?.as_str()?).ok()?;
+            let within = match arg("in") {
+                Some(e) => Some(boxed(Some(e), cx, depth)?),
+                None => None,
+            };
+            Expr::Is(boxed(arg("left"), cx, depth)?, cx.store.type_id(&t.to_string()), within)
+        }
+        "if-then-else" => {
+            Expr::If(boxed(arg("if"), cx, depth)?, boxed(arg("then"), cx, depth)?, boxed(arg("else"), cx, depth)?)
+        }
+        "Set" => {
+            let items = body.as_array()?.iter().map(|e| expr(e, cx, depth + 1)).collect::<Option<Vec<_>>>()?;
+            if items.iter().all(|e| matches!(e, Expr::Const(_))) {
+                Expr::Const(Value::Set(
+                    items.into_iter().filter_map(|e| if let Expr::Const(v) = e { Some(v) } else { None }).collect(),
+                ))
+            } else {
+                Expr::Set(items)
+            }
+        }
+        "Record" => {
+            let mut items: Vec<(Arc<str>, Expr)> = Vec::new();
+            for (k, e) in body.as_object()? {
+                items.push((cx.names.intern(k), expr(e, cx, depth + 1)?));
+            }
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            if items.iter().all(|(_, e)| matches!(e, Expr::Const(_))) {
+                let attrs: Vec<(Arc<str>, Value)> = items
+                    .into_iter()
+                    .filter_map(|(k, e)| if let Expr::Const(v) = e { Some((k, v)) } else { None })
+                    .collect();
+                Expr::Const(Value::Record(attrs.into()))
+            } else {
+                Expr::Record(items)
+            }
+        }
+        name => {
+            let f = match name {
+                "datetime" => ExtFn::Datetime,
+                "duration" => ExtFn::Duration,
+                "offset" => ExtFn::Offset,
+                "durationSince" => ExtFn::DurationSince,
+                "toDate" => ExtFn::ToDate,
+                "toTime" => ExtFn::ToTime,
+                "toMilliseconds" => ExtFn::ToMilliseconds,
+                "toSeconds" => ExtFn::ToSeconds,
+                "toMinutes" => ExtFn::ToMinutes,
+                "toHours" => ExtFn::ToHours,
+                "toDays" => ExtFn::ToDays,
+                _ => return None,
+            };
+            let args = body.as_array()?.iter().map(|e| expr(e, cx, depth + 1)).collect::<Option<Vec<_>>>()?;
+            let arity = match f {
+                ExtFn::Offset | ExtFn::DurationSince => 2,
+                _ => 1,
+            };
+            if args.len() != arity {
+                return None;
+            }
+            // Extension calls on literals are evaluated once, here.
+            let consts: Option<Vec<Value>> =
+                args.iter().map(|e| if let Expr::Const(v) = e { Some(v.clone()) } else { None }).collect();
+            match consts.map(|vals| apply_ext(f, &vals)) {
+                Some(Ok(v)) => Expr::Const(v),
+                _ => Expr::Ext(f, args),
+            }
+        }
+    };
+    Some(e)
+}
+
+/// A JSON context as values, checked against the action's context type
+/// exactly as `request_shape::context_pairs` checks it. `None` whenever that
+/// conversion would not give a valid context (or would fall back, or an
+/// extension string does not parse): the caller then takes Cedar's path,
+/// which reports the problem.
+pub(crate) fn convert_context(map: &Map<String, Json>, record: &Record, now: Option<i64>) -> Option<Value> {
+    let mut attrs: Vec<(Arc<str>, Value)> = Vec::with_capacity(map.len() + 1);
+    let mut required = 0usize;
+    for (k, v) in map {
+        if now.is_some() && k == "now" {
+            continue;
+        }
+        let (name, ty, req) = record.get(k)?;
+        required += usize::from(*req);
+        attrs.push((Arc::clone(name), json_value(v, ty)?));
+    }
+    if let Some(now) = now {
+        required += usize::from(record.get("now").is_some_and(|a| a.2));
+        let name = record.get("now").map_or_else(|| Arc::from("now"), |a| Arc::clone(&a.0));
+        attrs.push((name, Value::Datetime(now)));
+    }
+    // JSON keys are unique, so every required attribute is supplied exactly when the counts agree.
+    if required != record.required {
+        return None;
+    }
+    Some(Value::Record(sorted(attrs)))
+}
+
+fn json_value(v: &Json, ty: &Ty) -> Option<Value> {
+    Some(match (ty, v) {
+        (Ty::String, Json::String(s)) => Value::Str(Arc::from(s.as_str())),
+        (Ty::Long, Json::Number(n)) => Value::Long(n.as_i64()?),
+        (Ty::Bool, Json::Bool(b)) => Value::Bool(*b),
+        (Ty::Ext(Ext::Datetime), Json::String(s)) => Value::Datetime(parse_datetime(s)?),
+        (Ty::Ext(Ext::Duration), Json::String(s)) => Value::Duration(parse_duration(s)?),
+        (Ty::Set(elem), Json::Array(items)) => {
+            Value::Set(items.iter().map(|i| json_value(i, elem)).collect::<Option<Vec<_>>>()?.into())
+        }
+        (Ty::Record(r), Json::Object(o)) => {
+            let mut attrs = Vec::with_capacity(o.len());
+            let mut required = 0usize;
+            for (k, item) in o {
+                // An escape (`__extn`, `__entity`) is Cedar's to interpret.
+                if k == "__extn" || k == "__entity" {
+                    return None;
+                }
+                let (name, t, req) = r.get(k)?;
+                required += usize::from(*req);
+                attrs.push((Arc::clone(name), json_value(item, t)?));
+            }
+            if required != r.required {
+                return None;
+            }
+            Value::Record(sorted(attrs))
+        }
+        _ => return None,
+    })
+}
