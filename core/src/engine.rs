@@ -13,6 +13,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::approvals::{approval_id, ApprovalError, Approvals};
+use crate::audit::{AuditLog, Entry, Recorded};
 use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome};
@@ -71,6 +72,7 @@ pub struct Engine {
     authorizer: Authorizer,
     sessions: Option<SessionTracker>,
     approvals: Approvals,
+    audit: Option<AuditLog>,
 }
 
 /// Settings for building an [`Engine`]; see [`Engine::builder`].
@@ -81,9 +83,19 @@ pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     on_invalid: OnInvalid,
     sessions: Option<SessionLimits>,
+    audit: Option<AuditLog>,
 }
 
 impl EngineBuilder {
+    /// Record every decision in a hash-chained audit log (see [`crate::audit`]):
+    /// decisions of `authorize`, `authorize_at` and `authorize_json[_str]`,
+    /// including guard denials and requests that do not parse. The deciding
+    /// thread only enqueues; a background thread writes.
+    pub fn audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
     /// How policy errors affect outcomes (default [`ErrorMode::FailClosed`]).
     pub fn error_mode(mut self, mode: ErrorMode) -> Self {
         self.mode = mode;
@@ -129,6 +141,7 @@ impl EngineBuilder {
             authorizer: Authorizer::new(),
             sessions: self.sessions.map(SessionTracker::new),
             approvals: Approvals::default(),
+            audit: self.audit,
         })
     }
 }
@@ -170,7 +183,13 @@ impl Engine {
             clock: Arc::new(SystemClock),
             on_invalid: OnInvalid::Refuse,
             sessions: None,
+            audit: None,
         }
+    }
+
+    /// The audit log, if one was configured: to `flush()` it or read its `stats()`.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
     }
 
     /// The version (content hash) of the policy set now in force.
@@ -280,6 +299,19 @@ impl Engine {
     /// Decides a request as if the clock read `now`: for replaying recorded
     /// requests and for tests. Enforcement paths use [`Engine::authorize`].
     pub fn authorize_at(&self, request: &Request, now: SystemTime) -> Decision {
+        let decision = self.decide_at(request, now);
+        if let Some(log) = &self.audit {
+            let action = match &request.action {
+                ActionRef::Uid(_) => None,
+                ActionRef::Name(_) => resolve_action(&self.compiled.load(), &request.action).ok(),
+            };
+            let request = Recorded::Request { request: request.clone(), action };
+            log.submit(Entry { request, decision: decision.clone(), now });
+        }
+        decision
+    }
+
+    fn decide_at(&self, request: &Request, now: SystemTime) -> Decision {
         let start = Instant::now();
         let compiled = self.compiled.load_full();
         if self.mode != ErrorMode::Cedar {
@@ -316,7 +348,11 @@ impl Engine {
         let start = Instant::now();
         match Request::from_json(request) {
             Ok(r) => self.authorize(&r),
-            Err(e) => request_denied(&self.compiled.load(), e, start),
+            Err(e) => {
+                let decision = request_denied(&self.compiled.load(), e, start);
+                self.audit_unparsed(|| Recorded::Json(request.clone()), &decision);
+                decision
+            }
         }
     }
 
@@ -325,7 +361,22 @@ impl Engine {
         let start = Instant::now();
         match Request::from_json_str(request) {
             Ok(r) => self.authorize(&r),
-            Err(e) => request_denied(&self.compiled.load(), e, start),
+            Err(e) => {
+                let decision = request_denied(&self.compiled.load(), e, start);
+                let recorded = || match serde_json::from_str::<Value>(request) {
+                    Ok(v) if request.len() <= crate::request::MAX_REQUEST_BYTES => Recorded::Json(v),
+                    _ => Recorded::Text,
+                };
+                self.audit_unparsed(recorded, &decision);
+                decision
+            }
+        }
+    }
+
+    /// Records the denial of a request that did not parse.
+    fn audit_unparsed(&self, recorded: impl FnOnce() -> Recorded, decision: &Decision) {
+        if let Some(log) = &self.audit {
+            log.submit(Entry { request: recorded(), decision: decision.clone(), now: self.clock.now() });
         }
     }
 

@@ -15,6 +15,7 @@ mod scope_index;
 mod sessions;
 mod source;
 
+pub mod audit;
 pub mod cases;
 pub mod coding_agent;
 
