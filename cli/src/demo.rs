@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use agentauthz::{parse_rfc3339, Decision, Engine, Outcome, Request};
+use agentauthz::audit::AuditLog;
+use agentauthz::{parse_rfc3339, Decision, Engine, Outcome, PolicySources, Request};
 use serde_json::Value;
 
 /// Appends a line to the report; writing to a `String` cannot fail.
@@ -55,8 +56,13 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
-    let engine = Engine::from_dir(dir).map_err(|e| e.to_string())?;
+pub fn run(dir: &Path, trace: Option<&Path>, audit: Option<&Path>) -> Result<ExitCode, String> {
+    let sources = PolicySources::from_dir(dir).map_err(|e| e.to_string())?;
+    let mut builder = Engine::builder(sources);
+    if let Some(path) = audit {
+        builder = builder.audit(AuditLog::builder().file(path).open().map_err(|e| e.to_string())?);
+    }
+    let engine = builder.build().map_err(|e| e.to_string())?;
     let trace_path = trace.map(Path::to_path_buf).unwrap_or_else(|| dir.join("trace.jsonl"));
     let steps = read_trace(&trace_path)?;
     let mut out = String::new();
@@ -156,6 +162,18 @@ pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
     w!(out, "Determining policies:");
     for (id, n) in &by_policy {
         w!(out, "  {n:>3} × {id}");
+    }
+    if let (Some(log), Some(path)) = (engine.audit(), audit) {
+        log.flush().map_err(|e| e.to_string())?;
+        let stats = log.stats();
+        w!(
+            out,
+            "\nAudit: {} decision(s) written to {} (hash-chained; seq now {}). Check it with `agentauthz audit verify {}`.",
+            stats.records,
+            path.display(),
+            stats.next_seq,
+            path.display()
+        );
     }
     // A closed pipe (`agentauthz demo | head`) is not an error worth a panic.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());

@@ -3,6 +3,7 @@
 //! Thin by design: argument parsing, file reading and printing; every decision
 //! is made by the core crate.
 
+mod audit_cmd;
 mod demo;
 
 use std::io::{BufRead, Write};
@@ -71,6 +72,37 @@ enum Command {
         /// The trace (JSONL); defaults to DIR/trace.jsonl.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Also write every decision to this hash-chained audit log (JSONL;
+        /// an existing log's chain is continued).
+        #[arg(long)]
+        audit: Option<PathBuf>,
+    },
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Re-decide recorded requests with new policies (at the recorded times)
+    /// and report what would change.
+    Replay {
+        /// Audit log files, oldest first (e.g. `audit.jsonl.0* audit.jsonl`).
+        #[arg(long, required = true, num_args = 1..)]
+        audit: Vec<PathBuf>,
+        /// The new policy folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Print the report as JSON (for CI).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain across log files (oldest first): exit 0 if intact,
+    /// 1 at the first edited, deleted, inserted, reordered or truncated record.
+    Verify {
+        /// The log files, oldest first (e.g. `audit.jsonl.0* audit.jsonl`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -167,7 +199,9 @@ fn main() -> ExitCode {
         Command::Validate(p) => validate(&p),
         Command::Authorize { policy, request, requests } => authorize(&policy, request, requests),
         Command::Test { dir, cases, verbose } => test(&dir, cases, verbose),
-        Command::Demo { dir, trace } => demo::run(&dir, trace.as_deref()),
+        Command::Demo { dir, trace, audit } => demo::run(&dir, trace.as_deref(), audit.as_deref()),
+        Command::Audit(AuditCommand::Verify { files }) => audit_cmd::verify_cmd(&files),
+        Command::Replay { audit, dir, json } => audit_cmd::replay_cmd(&audit, &dir, json),
         Command::Revoke { subject, reason } => subject.subject().and_then(|s| {
             subject.update(|e| {
                 e.revoke(s, &reason);
