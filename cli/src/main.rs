@@ -5,6 +5,7 @@
 
 mod audit_cmd;
 mod demo;
+mod report;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -80,6 +81,22 @@ enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// List each owner (`@owner`) with their policies; warn about policies without one.
+    Owners {
+        /// The policy folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// A policy without @owner is an error (exit 1).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Report which OWASP Agentic Top 10, CSA MAESTRO, NIST AI RMF and MITRE ATLAS
+    /// controls the policies' @control annotations address, and which they do not.
+    Controls {
+        /// The policy folder.
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Re-decide recorded requests with new policies (at the recorded times)
     /// and report what would change.
     Replay {
@@ -202,6 +219,8 @@ fn main() -> ExitCode {
         Command::Demo { dir, trace, audit } => demo::run(&dir, trace.as_deref(), audit.as_deref()),
         Command::Audit(AuditCommand::Verify { files }) => audit_cmd::verify_cmd(&files),
         Command::Replay { audit, dir, json } => audit_cmd::replay_cmd(&audit, &dir, json),
+        Command::Owners { dir, strict } => report::owners(&dir, strict),
+        Command::Controls { dir } => report::controls(&dir),
         Command::Revoke { subject, reason } => subject.subject().and_then(|s| {
             subject.update(|e| {
                 e.revoke(s, &reason);

@@ -162,3 +162,42 @@ fn replay_reports_exactly_what_a_policy_change_would_change() {
     assert!(stdout.contains("allow    ask           4  *"), "{stdout}");
     assert!(stdout.contains("blast-radius-repos (owner security): 4 change(s)"), "{stdout}");
 }
+
+#[test]
+fn owners_and_controls_report_from_annotations() {
+    let ok = bin().args(["owners", "--strict", "--dir", DIR]).output().unwrap();
+    let (out, err) = text(&ok);
+    assert!(ok.status.success(), "{err}");
+    assert!(out.contains("release-managers (3 policies)\n  permit-deploy-tier3\n"), "{out}");
+    assert!(err.is_empty(), "{err}");
+
+    // Drop the owner of one policy and name an unknown control.
+    let dir = tempdir("owners").join("coding-agent");
+    copy_dir(&repo().join(DIR), &dir);
+    let file = dir.join("50-session.cedar");
+    let policy = std::fs::read_to_string(&file).unwrap();
+    let edited = policy
+        .replacen("@owner(\"security\")\n", "", 1)
+        .replace("OWASP-ASI08,ATLAS-AML.M0029,NIST-MANAGE", "OWASP-ASI08,OWASP-ASI99");
+    assert_ne!(edited, policy);
+    std::fs::write(&file, edited).unwrap();
+
+    let lenient = bin().args(["owners", "--dir"]).arg(&dir).output().unwrap();
+    let (_, err) = text(&lenient);
+    assert!(lenient.status.success());
+    assert!(err.contains("warning: policy `blast-radius-repos`") && err.contains("has no @owner"), "{err}");
+    let strict = bin().args(["owners", "--strict", "--dir"]).arg(&dir).output().unwrap();
+    let (_, err) = text(&strict);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(err.contains("error: policy `blast-radius-repos`"), "{err}");
+
+    let controls = bin().args(["controls", "--dir"]).arg(&dir).output().unwrap();
+    let (out, _) = text(&controls);
+    assert!(controls.status.success());
+    assert!(out.contains("OWASP Top 10 for Agentic Applications (6/10 addressed)"), "{out}");
+    let line = |id: &str| out.lines().find(|l| l.contains(id)).unwrap_or_default().to_string();
+    assert!(line("OWASP-ASI01").contains("Agent Goal Hijack") && line("OWASP-ASI01").contains("not addressed"));
+    assert!(line("OWASP-ASI08").contains("blast-radius-repos (no owner)"), "{}", line("OWASP-ASI08"));
+    assert!(line("OWASP-ASI05").contains("dangerous-commands (security)"));
+    assert!(out.contains("Unknown control ids:\n  OWASP-ASI99: in blast-radius-repos"), "{out}");
+}

@@ -18,6 +18,7 @@ mod source;
 pub mod audit;
 pub mod cases;
 pub mod coding_agent;
+pub mod controls;
 
 pub use approvals::ApprovalError;
 pub use cedar_policy;
