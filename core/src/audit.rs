@@ -112,7 +112,10 @@ pub enum OnFull {
 }
 
 /// A function that receives each record's JSON line (no newline), on the
-/// writer thread. A panic in it is caught and counted as a write error.
+/// writer thread. A panic in it is caught and counted as a write error. It
+/// must not call [`AuditLog::flush`] or decide with the audited engine (the
+/// writer would wait for itself); a slow callback slows the writer, and with
+/// it, once the queue is full, the decisions ([`OnFull::Block`]).
 pub type Callback = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Why the audit log could not be opened or flushed.

@@ -137,17 +137,20 @@ impl AuditRecord {
         }
     }
 
-    /// Fills in `hash` and returns the line to write (canonical JSON, no newline).
+    /// Fills in `hash` and returns the line to write: the canonical form with
+    /// `"hash"` first (verification re-canonicalizes, so key order in the
+    /// line does not matter), no newline.
     pub(crate) fn seal(&mut self) -> Result<String, String> {
+        self.hash.clear();
         let mut value = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
         let Value::Object(map) = &mut value else { return Err("a record must serialize to an object".into()) };
         map.remove("hash");
-        let hash = hash_hex(&canonical_json(&value));
-        if let Value::Object(map) = &mut value {
-            map.insert("hash".into(), Value::String(hash.clone()));
-        }
+        let canonical = canonical_json(&value);
+        let hash = hash_hex(&canonical);
+        let rest = canonical.strip_prefix('{').ok_or("a record must serialize to an object")?;
+        let line = format!("{{\"hash\":\"{hash}\",{rest}");
         self.hash = hash;
-        Ok(canonical_json(&value))
+        Ok(line)
     }
 }
 
