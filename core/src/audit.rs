@@ -506,7 +506,7 @@ impl Writer {
                 r.resource = Some(request.resource.to_string());
                 r.action = Some(action.as_ref().map_or_else(|| request.action_text(), ToString::to_string));
                 match &request.context {
-                    RequestContext::Json(map) => Some(map.clone()),
+                    RequestContext::Json(map) => Some(map.as_ref().clone()),
                     RequestContext::Typed(pairs) => Some(typed_context_json(pairs)),
                 }
             }

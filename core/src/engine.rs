@@ -316,7 +316,7 @@ impl Engine {
         let compiled = self.compiled.load_full();
         if self.mode != ErrorMode::Cedar {
             let context = match &request.context {
-                RequestContext::Json(m) => Some(m),
+                RequestContext::Json(m) => Some(m.as_ref()),
                 RequestContext::Typed(_) => None,
             };
             if let Some(g) = guards::check(&self.revocations.load(), &request.principal, context, now) {
@@ -422,7 +422,7 @@ impl Engine {
             })
         };
         let (counts, reservation) = tracker.reserve(session_id, &action.to_string(), repo.as_deref(), now);
-        let mut map = map.clone();
+        let mut map = map.as_ref().clone();
         if let Some(Value::Object(session)) = map.get_mut("session") {
             for name in declared {
                 let value = match name {
@@ -622,7 +622,7 @@ fn build_context(
     let needs_now = c.shapes.get(action).is_some_and(|s| s.declares_now);
     match ctx {
         RequestContext::Json(map) => {
-            let mut map = map.clone();
+            let mut map = map.as_ref().clone();
             if needs_now {
                 let stamp = format_rfc3339_millis(now);
                 map.insert("now".into(), serde_json::json!({"__extn": {"fn": "datetime", "arg": stamp}}));
