@@ -248,6 +248,12 @@ fn validate(p: &PolicyArgs) -> Result<ExitCode, String> {
         }
     };
     if issues.is_empty() {
+        // Accountability: every policy should name its owner.
+        if let Ok(engine) = Engine::builder(sources.clone()).build() {
+            for (id, file) in agentauthz::controls::owners_report(&engine.policies()).unowned {
+                eprintln!("warning: policy `{id}` ({file}) has no @owner");
+            }
+        }
         let n: usize = sources.policies.len();
         println!("ok: policies in {n} file(s) validate against {} (strict)", sources.schema.name);
         Ok(ExitCode::SUCCESS)

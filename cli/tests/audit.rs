@@ -182,6 +182,14 @@ fn owners_and_controls_report_from_annotations() {
     assert_ne!(edited, policy);
     std::fs::write(&file, edited).unwrap();
 
+    let validate = bin().args(["validate", "--dir"]).arg(&dir).output().unwrap();
+    let (_, err) = text(&validate);
+    assert!(validate.status.success(), "{err}");
+    assert!(
+        err.contains("warning: policy `blast-radius-repos` (") && err.contains("50-session.cedar) has no @owner"),
+        "{err}"
+    );
+
     let lenient = bin().args(["owners", "--dir"]).arg(&dir).output().unwrap();
     let (_, err) = text(&lenient);
     assert!(lenient.status.success());
