@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use agentauthz::audit::AuditLog;
 use agentauthz::{parse_rfc3339, Clock, Decision, Engine, Outcome, PolicySources, Request, SessionLimits};
 use serde_json::Value;
 
@@ -99,14 +100,14 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
+pub fn run(dir: &Path, trace: Option<&Path>, audit: Option<&Path>) -> Result<ExitCode, String> {
     let clock = Arc::new(TraceClock(Mutex::new(SystemTime::now())));
     let sources = PolicySources::from_dir(dir).map_err(|e| e.to_string())?;
-    let engine = Engine::builder(sources)
-        .clock(clock.clone())
-        .session_counters(SessionLimits::default())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mut builder = Engine::builder(sources).clock(clock.clone()).session_counters(SessionLimits::default());
+    if let Some(path) = audit {
+        builder = builder.audit(AuditLog::builder().file(path).open().map_err(|e| e.to_string())?);
+    }
+    let engine = builder.build().map_err(|e| e.to_string())?;
     let trace_path = trace.map(Path::to_path_buf).unwrap_or_else(|| dir.join("trace.jsonl"));
     let steps = read_trace(&trace_path)?;
     let calls = steps.iter().filter(|s| matches!(s.act, Act::Call(_))).count();
@@ -244,6 +245,18 @@ pub fn run(dir: &Path, trace: Option<&Path>) -> Result<ExitCode, String> {
     w!(out, "Determining policies:");
     for (id, n) in &by_policy {
         w!(out, "  {n:>3} × {id}");
+    }
+    if let (Some(log), Some(path)) = (engine.audit(), audit) {
+        log.flush().map_err(|e| e.to_string())?;
+        let stats = log.stats();
+        w!(
+            out,
+            "\nAudit: {} decision(s) written to {} (hash-chained; seq now {}). Check it with `agentauthz audit verify {}`.",
+            stats.records,
+            path.display(),
+            stats.next_seq,
+            path.display()
+        );
     }
     // A closed pipe (`agentauthz demo | head`) is not an error worth a panic.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());

@@ -3,7 +3,9 @@
 //! Thin by design: argument parsing, file reading and printing; every decision
 //! is made by the core crate.
 
+mod audit_cmd;
 mod demo;
+mod report;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -71,6 +73,53 @@ enum Command {
         /// The trace (JSONL); defaults to DIR/trace.jsonl.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Also write every decision to this hash-chained audit log (JSONL;
+        /// an existing log's chain is continued).
+        #[arg(long)]
+        audit: Option<PathBuf>,
+    },
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// List each owner (`@owner`) with their policies; warn about policies without one.
+    Owners {
+        /// The policy folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// A policy without @owner is an error (exit 1).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Report which OWASP Agentic Top 10, CSA MAESTRO, NIST AI RMF and MITRE ATLAS
+    /// controls the policies' @control annotations address, and which they do not.
+    Controls {
+        /// The policy folder.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Re-decide recorded requests with new policies (at the recorded times)
+    /// and report what would change.
+    Replay {
+        /// Audit log files, oldest first (e.g. `audit.jsonl.0* audit.jsonl`).
+        #[arg(long, required = true, num_args = 1..)]
+        audit: Vec<PathBuf>,
+        /// The new policy folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Print the report as JSON (for CI).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain across log files (oldest first): exit 0 if intact,
+    /// 1 at the first edited, deleted, inserted, reordered or truncated record.
+    Verify {
+        /// The log files, oldest first (e.g. `audit.jsonl.0* audit.jsonl`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -167,7 +216,11 @@ fn main() -> ExitCode {
         Command::Validate(p) => validate(&p),
         Command::Authorize { policy, request, requests } => authorize(&policy, request, requests),
         Command::Test { dir, cases, verbose } => test(&dir, cases, verbose),
-        Command::Demo { dir, trace } => demo::run(&dir, trace.as_deref()),
+        Command::Demo { dir, trace, audit } => demo::run(&dir, trace.as_deref(), audit.as_deref()),
+        Command::Audit(AuditCommand::Verify { files }) => audit_cmd::verify_cmd(&files),
+        Command::Replay { audit, dir, json } => audit_cmd::replay_cmd(&audit, &dir, json),
+        Command::Owners { dir, strict } => report::owners(&dir, strict),
+        Command::Controls { dir } => report::controls(&dir),
         Command::Revoke { subject, reason } => subject.subject().and_then(|s| {
             subject.update(|e| {
                 e.revoke(s, &reason);
@@ -195,6 +248,12 @@ fn validate(p: &PolicyArgs) -> Result<ExitCode, String> {
         }
     };
     if issues.is_empty() {
+        // Accountability: every policy should name its owner.
+        if let Ok(engine) = Engine::builder(sources.clone()).build() {
+            for (id, file) in agentauthz::controls::owners_report(&engine.policies()).unowned {
+                eprintln!("warning: policy `{id}` ({file}) has no @owner");
+            }
+        }
         let n: usize = sources.policies.len();
         println!("ok: policies in {n} file(s) validate against {} (strict)", sources.schema.name);
         Ok(ExitCode::SUCCESS)

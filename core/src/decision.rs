@@ -51,7 +51,7 @@ impl std::str::FromStr for Outcome {
 
 /// An error met while deciding: a policy that could not be evaluated, or a
 /// request that could not be understood (then `policy` is `None`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecisionError {
     /// The policy whose evaluation failed, if the error belongs to one.
     pub policy: Option<String>,

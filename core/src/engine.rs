@@ -14,6 +14,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::approvals::{approval_id, ApprovalError, Approvals};
+use crate::audit::{AuditLog, Entry, Recorded};
 use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome, Shadow};
@@ -144,6 +145,7 @@ pub struct Engine {
     /// Present when counting was asked for (a shared counter written on every
     /// decision would cost every thread a contended cache line).
     stats: Option<StatCounters>,
+    audit: Option<AuditLog>,
 }
 
 /// Settings for building an [`Engine`]; see [`Engine::builder`].
@@ -157,9 +159,19 @@ pub struct EngineBuilder {
     sessions: Option<SessionLimits>,
     compiled_evaluator: bool,
     count_evaluations: bool,
+    audit: Option<AuditLog>,
 }
 
 impl EngineBuilder {
+    /// Record every decision in a hash-chained audit log (see [`crate::audit`]):
+    /// decisions of `authorize`, `authorize_at` and `authorize_json[_str]`,
+    /// including guard denials and requests that do not parse. The deciding
+    /// thread only enqueues; a background thread writes.
+    pub fn audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
     /// How policy errors affect outcomes (default [`ErrorMode::FailClosed`]).
     pub fn error_mode(mut self, mode: ErrorMode) -> Self {
         self.mode = mode;
@@ -233,6 +245,7 @@ impl EngineBuilder {
             approvals: Approvals::default(),
             compiled_evaluator: self.compiled_evaluator,
             stats: self.count_evaluations.then(StatCounters::default),
+            audit: self.audit,
         })
     }
 }
@@ -277,7 +290,13 @@ impl Engine {
             sessions: None,
             compiled_evaluator: std::env::var("AGENTAUTHZ_COMPILED_EVAL").map_or(true, |v| v != "0"),
             count_evaluations: false,
+            audit: None,
         }
+    }
+
+    /// The audit log, if one was configured: to `flush()` it or read its `stats()`.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
     }
 
     /// The version (content hash) of the policy set now in force.
@@ -400,19 +419,35 @@ impl Engine {
     /// Decides a request as if the clock read `now`: for replaying recorded
     /// requests and for tests. Enforcement paths use [`Engine::authorize`].
     pub fn authorize_at(&self, request: &Request, now: SystemTime) -> Decision {
+        let (decision, counted) = self.decide_at(request, now);
+        if let Some(log) = &self.audit {
+            let action = match &request.action {
+                ActionRef::Uid(_) => None,
+                ActionRef::Name(_) => resolve_action(&self.compiled.load(), &request.action).ok(),
+            };
+            // With session counters on, the record holds the counts the policies
+            // saw, so that a replay decides the same request.
+            let request = Recorded::Request { request: counted.unwrap_or_else(|| request.clone()), action };
+            log.submit(Entry { request, decision: decision.clone(), now });
+        }
+        decision
+    }
+
+    /// The decision, and the request as decided when session counters filled it in.
+    fn decide_at(&self, request: &Request, now: SystemTime) -> (Decision, Option<Request>) {
         let start = Instant::now();
         let compiled = self.compiled.load_full();
         if self.mode != ErrorMode::Cedar {
             let typed;
             let context = match &request.context {
-                RequestContext::Json(m) => m,
+                RequestContext::Json(m) => m.as_ref(),
                 RequestContext::Typed(pairs) => {
                     typed = guards::typed_view(pairs);
                     &typed
                 }
             };
             if let Some(g) = guards::check(&self.revocations.load(), &request.principal, Some(context), now) {
-                return self.early(&compiled, denied(&compiled, vec![g], vec![], start));
+                return (self.early(&compiled, denied(&compiled, vec![g], vec![], start)), None);
             }
         }
         let (counted, reservation) = match self.count_session(&compiled, request, now) {
@@ -431,7 +466,7 @@ impl Engine {
                 tracker.release(res);
             }
         }
-        decision
+        (decision, counted)
     }
 
     /// Decides a request in the JSON form (see [`Request`]); a request that
@@ -442,7 +477,9 @@ impl Engine {
             Ok(r) => self.authorize(&r),
             Err(e) => {
                 let c = self.compiled.load();
-                self.early(&c, request_denied(&c, e, start))
+                let decision = self.early(&c, request_denied(&c, e, start));
+                self.audit_unparsed(|| Recorded::Json(request.clone()), &decision);
+                decision
             }
         }
     }
@@ -454,8 +491,21 @@ impl Engine {
             Ok(r) => self.authorize(&r),
             Err(e) => {
                 let c = self.compiled.load();
-                self.early(&c, request_denied(&c, e, start))
+                let decision = self.early(&c, request_denied(&c, e, start));
+                let recorded = || match serde_json::from_str::<Value>(request) {
+                    Ok(v) if request.len() <= crate::request::MAX_REQUEST_BYTES => Recorded::Json(v),
+                    _ => Recorded::Text,
+                };
+                self.audit_unparsed(recorded, &decision);
+                decision
             }
+        }
+    }
+
+    /// Records the denial of a request that did not parse.
+    fn audit_unparsed(&self, recorded: impl FnOnce() -> Recorded, decision: &Decision) {
+        if let Some(log) = &self.audit {
+            log.submit(Entry { request: recorded(), decision: decision.clone(), now: self.clock.now() });
         }
     }
 
@@ -501,7 +551,7 @@ impl Engine {
             })
         };
         let (counts, reservation) = tracker.reserve(session_id, &action.to_string(), repo.as_deref(), now);
-        let mut map = map.clone();
+        let mut map = map.as_ref().clone();
         if let Some(Value::Object(session)) = map.get_mut("session") {
             for name in declared {
                 let value = match name {
@@ -894,7 +944,7 @@ fn build_context(
     let needs_now = c.shapes.get(action).is_some_and(|s| s.declares_now);
     match ctx {
         RequestContext::Json(map) => {
-            let mut map = map.clone();
+            let mut map = map.as_ref().clone();
             if needs_now {
                 let stamp = format_rfc3339_millis(now);
                 map.insert("now".into(), serde_json::json!({"__extn": {"fn": "datetime", "arg": stamp}}));

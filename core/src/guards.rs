@@ -139,7 +139,7 @@ pub(crate) fn check(
     let instant = |key: &str| -> Result<Option<SystemTime>, Arc<PolicyInfo>> {
         match credential.and_then(|c| c.get(key)) {
             None => Ok(None),
-            Some(v) => v.as_str().and_then(parse_cedar_datetime).map(Some).ok_or_else(|| {
+            Some(v) => datetime_text(v).and_then(parse_cedar_datetime).map(Some).ok_or_else(|| {
                 guard(
                     "guard:credential-invalid",
                     format!("credential.{key} is not a datetime the engine can read: {v}"),
@@ -168,6 +168,24 @@ pub(crate) fn check(
         }
     }
     None
+}
+
+/// The text of a datetime in Cedar's JSON forms: `"2026-11-25T10:00:00Z"`,
+/// `{"__extn": {"fn": "datetime", "arg": "..."}}` or the implicit
+/// `{"fn": "datetime", "arg": "..."}`.
+fn datetime_text(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Object(o) => {
+            let call = o.get("__extn").unwrap_or(v);
+            if call.get("fn")?.as_str()? == "datetime" {
+                call.get("arg")?.as_str()
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
 }
 
 /// The part of a typed context the guards read (`session.id`, `credential.id`,

@@ -16,8 +16,10 @@ mod scope_index;
 mod sessions;
 mod source;
 
+pub mod audit;
 pub mod cases;
 pub mod coding_agent;
+pub mod controls;
 
 pub use approvals::ApprovalError;
 pub use cedar_policy;

@@ -2,6 +2,7 @@
 //! CLI and the bindings.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
@@ -30,9 +31,10 @@ pub(crate) enum ActionRef {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RequestContext {
     /// Cedar JSON, parsed against the action's context type when decided.
-    Json(Map<String, Value>),
+    /// Shared, so that cloning a request (as the audit log does) is cheap.
+    Json(Arc<Map<String, Value>>),
     /// Already-typed Cedar values: no JSON on the decision path.
-    Typed(Vec<(String, RestrictedExpression)>),
+    Typed(Arc<Vec<(String, RestrictedExpression)>>),
 }
 
 /// "May this principal do this action to this resource, in this context?"
@@ -69,23 +71,28 @@ impl Request {
     /// A request with an empty context. `action` is either a bare action name
     /// (`open_pr`) or a full uid (`Action::"open_pr"`).
     pub fn new(principal: EntityUid, action: &str, resource: EntityUid) -> Result<Self, RequestError> {
-        Ok(Self { principal, action: parse_action_str(action)?, resource, context: RequestContext::Json(Map::new()) })
+        Ok(Self {
+            principal,
+            action: parse_action_str(action)?,
+            resource,
+            context: RequestContext::Json(Arc::default()),
+        })
     }
 
     /// A request whose action is given as a Cedar uid.
     pub fn with_action_uid(principal: EntityUid, action: EntityUid, resource: EntityUid) -> Self {
-        Self { principal, action: ActionRef::Uid(action), resource, context: RequestContext::Json(Map::new()) }
+        Self { principal, action: ActionRef::Uid(action), resource, context: RequestContext::Json(Arc::default()) }
     }
 
     /// Replaces the context with Cedar JSON (parsed against the schema when decided).
     pub fn with_context_json(mut self, context: Map<String, Value>) -> Self {
-        self.context = RequestContext::Json(context);
+        self.context = RequestContext::Json(Arc::new(context));
         self
     }
 
     /// Replaces the context with typed Cedar values: the fastest path, no JSON involved.
     pub fn with_context_values(mut self, context: Vec<(String, RestrictedExpression)>) -> Self {
-        self.context = RequestContext::Typed(context);
+        self.context = RequestContext::Typed(Arc::new(context));
         self
     }
 
@@ -132,7 +139,7 @@ impl Request {
             }
             Some(_) => return Err(RequestError::Context("context must be a JSON object".into())),
         };
-        Ok(Self { principal, action, resource, context: RequestContext::Json(context) })
+        Ok(Self { principal, action, resource, context: RequestContext::Json(Arc::new(context)) })
     }
 
     /// Parses the JSON request form from text, refusing text over [`MAX_REQUEST_BYTES`].

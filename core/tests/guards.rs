@@ -90,6 +90,22 @@ fn an_unreadable_credential_time_is_denied_not_ignored() {
     }))
     .unwrap();
     assert_eq!(guard_of(&e.authorize(&r)).as_deref(), Some("guard:credential-invalid"));
+    // Cedar's JSON escapes for a datetime are read, not refused.
+    for expires in [
+        json!({"__extn": {"fn": "datetime", "arg": "2026-11-25T11:30:00Z"}}),
+        json!({"fn": "datetime", "arg": "2026-11-25T11:30:00Z"}),
+    ] {
+        let r = Request::from_json(&json!({
+            "principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"",
+            "context": {"credential": {"id": "c-1", "issued_at": "2026-11-25T11:00:00Z", "expires_at": expires}, "session": {"id": "s-1"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            guard_of(&e.authorize_at(&r, at("2026-11-25T12:00:00Z"))).as_deref(),
+            Some("guard:credential-expired")
+        );
+        assert_eq!(guard_of(&e.authorize_at(&r, at("2026-11-25T11:10:00Z"))), None);
+    }
 }
 
 #[test]

@@ -5,7 +5,8 @@ use agentauthz_benches::example_dir;
 
 fn main() {
     // VARIANT=controls: 100 revocations and 100 grants present; VARIANT=sessions:
-    // engine-kept session counters. Compare instruction counts under callgrind.
+    // engine-kept session counters; VARIANT=audit: an audit log with a file sink
+    // (compare the deciding thread's instructions: callgrind --separate-threads=yes).
     let variant = std::env::var("VARIANT").unwrap_or_default();
     let sources = agentauthz::PolicySources::from_dir(example_dir()).unwrap();
     // STATS=1 counts policy evaluations by evaluator (printed at the end);
@@ -13,6 +14,12 @@ fn main() {
     let mut builder = Engine::builder(sources).count_evaluations(std::env::var("STATS").is_ok());
     if variant == "sessions" {
         builder = builder.session_counters(agentauthz::SessionLimits::default());
+    }
+    let log_dir = std::env::temp_dir().join(format!("agentauthz-profile-audit-{}", std::process::id()));
+    if variant == "audit" {
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let log = agentauthz::audit::AuditLog::builder().file(log_dir.join("audit.jsonl")).open().unwrap();
+        builder = builder.audit(log);
     }
     let engine = builder.build().unwrap();
     if variant == "controls" {
@@ -29,5 +36,11 @@ fn main() {
     println!("{:.2} µs per decision", t.elapsed().as_secs_f64() * 1e6 / (rounds * reqs.len()) as f64);
     if std::env::var("STATS").is_ok() {
         println!("policy evaluations by evaluator: {:?}", engine.evaluator_stats());
+    }
+    if let Some(log) = engine.audit() {
+        log.flush().unwrap();
+        println!("audit: {:?}", log.stats());
+        drop(engine);
+        let _ = std::fs::remove_dir_all(&log_dir);
     }
 }
