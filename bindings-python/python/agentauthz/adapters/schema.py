@@ -139,23 +139,27 @@ def _properties(prop: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
     return props if isinstance(props, t.Mapping) else {}
 
 
-def _keep(value: t.Any, prop: t.Any, depth: int) -> t.Tuple[bool, t.Any]:
-    """Whether ``value`` has a Cedar type under ``prop`` (nested records filtered)."""
-    ty = cedar_type(prop, depth)
-    if ty is None:
-        return False, None
-    if ty.startswith("{") and isinstance(value, t.Mapping):
-        return True, _filter(value, _properties(prop), depth + 1)
-    return True, value
+# A compiled record: attribute name -> None (keep the value as is) or the
+# compiled record of a nested object.
+_Compiled = t.Dict[str, t.Optional[t.Dict[str, t.Any]]]
 
 
-def _filter(args: t.Mapping[str, t.Any], props: t.Mapping[str, t.Any], depth: int) -> t.Dict[str, t.Any]:
+def _compile(props: t.Mapping[str, t.Any], depth: int) -> _Compiled:
+    """The attributes of ``props`` that have a Cedar type, precomputed once."""
+    out: _Compiled = {}
+    for name, prop in props.items():
+        ty = cedar_type(prop, depth)
+        if ty is not None:
+            out[name] = _compile(_properties(prop), depth + 1) if ty.startswith("{") else None
+    return out
+
+
+def _filter(args: t.Mapping[str, t.Any], compiled: _Compiled) -> t.Dict[str, t.Any]:
     out = {}
     for name, value in args.items():
-        if name in props and value is not None:
-            keep, v = _keep(value, props[name], depth)
-            if keep:
-                out[name] = v
+        if value is not None and name in compiled:
+            nested = compiled[name]
+            out[name] = _filter(value, nested) if nested is not None and isinstance(value, t.Mapping) else value
     return out
 
 
@@ -165,13 +169,14 @@ def typed_arguments(tools: t.Iterable[t.Any]) -> t.Callable[[ToolCall], t.Dict[s
     tool (unknown tools get an empty context, which their action, absent from
     the schema, denies anyway). Values are passed as given, so a value of the
     wrong type still fails validation and is denied."""
-    schemas = {}
+    compiled: t.Dict[t.Any, _Compiled] = {}
     for tool in tools:
         props = tool_input_schema(tool).get("properties")
-        schemas[_field(tool, "name")] = props if isinstance(props, t.Mapping) else {}
+        compiled[_field(tool, "name")] = _compile(props, 1) if isinstance(props, t.Mapping) else {}
+    empty: _Compiled = {}
 
     def context(call: ToolCall) -> t.Dict[str, t.Any]:
-        return _filter(call.arguments, schemas.get(call.tool, {}), 1)
+        return _filter(call.arguments, compiled.get(call.tool, empty))
 
     return context
 
