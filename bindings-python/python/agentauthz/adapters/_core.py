@@ -175,10 +175,6 @@ def _text(ref: t.Any) -> t.Optional[str]:
     return str(ref)
 
 
-def _part(spec: _Spec, call: ToolCall) -> t.Any:
-    return spec(call) if callable(spec) else spec
-
-
 Approver = t.Callable[[Verdict], t.Union[bool, t.Awaitable[bool]]]
 """Called on ``ask`` with the :class:`Verdict` (``verdict.decision.ask_owner``,
 ``.approval_id``, ``verdict.call``); returns (or resolves to) ``True`` to run."""
@@ -225,35 +221,48 @@ class ToolGuard:
         """The effective rule of ``tool`` (its own, completed by the default)."""
         return self._rules.get(tool, self.default)
 
-    def request(self, call: ToolCall) -> t.Dict[str, t.Any]:
-        """The request a call maps to: principal, action, resource, context."""
+    def _parts(self, call: ToolCall) -> t.Tuple[t.Any, t.Any, t.Any, t.Any]:
+        """principal, action, resource, context of a call (see :class:`ToolRule`)."""
         rule = self._rules.get(call.tool, self.default)
         principal = rule.principal
         if principal is None:
             principal = call.agent if call.agent is not None else self.principal
-        else:
-            principal = _part(principal, call)
+        elif callable(principal):
+            principal = principal(call)
         action = rule.action
-        action = call.tool if action is None else _part(action, call)
+        if action is None:
+            action = call.tool
+        elif callable(action):
+            action = action(call)
         resource = rule.resource
-        resource = ("Tool", call.tool) if resource is None else _part(resource, call)
+        if resource is None:
+            resource = ("Tool", call.tool)
+        elif callable(resource):
+            resource = resource(call)
         context = rule.context
-        context = dict(call.arguments) if context is None else _part(context, call)
+        if context is None:
+            context = dict(call.arguments)
+        elif callable(context):
+            context = context(call)
+        return principal, action, resource, context
+
+    def request(self, call: ToolCall) -> t.Dict[str, t.Any]:
+        """The request a call maps to: principal, action, resource, context."""
+        principal, action, resource, context = self._parts(call)
         return {"principal": principal, "action": action, "resource": resource, "context": context}
 
     def decide(self, call: ToolCall) -> Verdict:
         """Map and authorize a call (no approval asked, nothing recorded)."""
         try:
-            request = self.request(call)
-            if request["principal"] is None:
+            principal, action, resource, context = self._parts(call)
+            if principal is None:
                 raise ValueError("no principal: the call names no agent and the guard has no principal")
-            decision = self.engine.authorize(
-                request["principal"], request["action"], request["resource"], request["context"]
-            )
+            decision = self.engine.authorize(principal, action, resource, context)
         except Exception as e:  # fail closed: a mapping or conversion error denies
             verdict = Verdict(call, None, None, "deny", error=f"{type(e).__name__}: {e}")
             verdict.message = self.refusal(verdict)
             return verdict
+        request = {"principal": principal, "action": action, "resource": resource, "context": context}
         verdict = Verdict(call, request, decision, decision.outcome)
         if verdict.outcome == "deny":
             verdict.message = self.refusal(verdict)

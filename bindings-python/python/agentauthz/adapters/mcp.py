@@ -25,6 +25,7 @@ Install with ``pip install 'agentauthz[mcp]'``.
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Mapping
 
 import mcp_types
 from pydantic import BaseModel
@@ -59,12 +60,14 @@ class AuthzMiddleware:
         return await call_next(ctx)
 
     async def _tools_call(self, ctx: t.Any, call_next: t.Callable[[t.Any], t.Awaitable[t.Any]]) -> t.Any:
-        params = ctx.params if isinstance(ctx.params, t.Mapping) else {}
+        params = ctx.params
+        if type(params) is not dict and not isinstance(params, Mapping):
+            params = {}
         name = params.get("name")
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
-        if not isinstance(name, str) or not isinstance(arguments, t.Mapping):
+        if type(name) is not str or (type(arguments) is not dict and not isinstance(arguments, Mapping)):
             # Fail closed: a call we cannot read is refused (and recorded).
             call = self._call(ctx, name if isinstance(name, str) else "", {})
             verdict = self.guard.refuse(call, "malformed tools/call parameters")
@@ -78,7 +81,7 @@ class AuthzMiddleware:
         )
 
     def _visible(self, ctx: t.Any, tool: t.Any) -> bool:
-        name = tool.get("name") if isinstance(tool, t.Mapping) else getattr(tool, "name", None)
+        name = tool.get("name") if isinstance(tool, Mapping) else getattr(tool, "name", None)
         if not isinstance(name, str):
             return False
         return self.guard.decide(self._call(ctx, name, {})).outcome != "deny"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import typing as t
+from collections.abc import Mapping
 
 from ._core import ToolCall
 
@@ -159,7 +160,7 @@ def _filter(args: t.Mapping[str, t.Any], compiled: _Compiled) -> t.Dict[str, t.A
     for name, value in args.items():
         if value is not None and name in compiled:
             nested = compiled[name]
-            out[name] = _filter(value, nested) if nested is not None and isinstance(value, t.Mapping) else value
+            out[name] = _filter(value, nested) if nested is not None and isinstance(value, Mapping) else value
     return out
 
 
