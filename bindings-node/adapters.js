@@ -273,7 +273,7 @@ function guardMcpServer(server, guard, options = {}) {
         verdict = await guard.check(callOf(name, args, extra))
       }
       if (!verdict.proceed) return refusal(verdict.message)
-      return await handler(request, extra)
+      return handler(request, extra)
     }
     guarded[GUARDED] = true
     return guarded
