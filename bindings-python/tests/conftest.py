@@ -48,3 +48,12 @@ def texts() -> Dict[str, str]:
         "policies": "\n".join(p.read_text() for p in sorted(EXAMPLE.glob("*.cedar"))),
         "entities": (EXAMPLE / "entities.json").read_text(),
     }
+
+
+MCP_EXAMPLE = REPO / "policies-examples" / "mcp-tools"
+
+
+@pytest.fixture(scope="session")
+def tools_engine() -> agentauthz.Engine:
+    """The MCP-tools example engine (schema derived from its tools.json)."""
+    return agentauthz.Engine.from_dir(MCP_EXAMPLE)
