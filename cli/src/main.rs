@@ -4,6 +4,7 @@
 //! is made by the core crate.
 
 mod demo;
+mod hook;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -62,6 +63,25 @@ enum Command {
     Restore {
         #[command(flatten)]
         subject: SubjectArgs,
+    },
+    /// Answer a coding agent's hook call (JSON on stdin, the agent's answer on stdout).
+    Hook {
+        #[command(subcommand)]
+        agent: hook::HookCmd,
+    },
+    /// Manage the hooks' shared state: revocations, grants, approvals, audit chain.
+    State {
+        #[command(subcommand)]
+        cmd: hook::state::StateCmd,
+    },
+    /// Validate a policy folder once and remember its content hash in the state
+    /// store, so hook processes skip validation (any edit invalidates it).
+    Compile {
+        /// The policy folder.
+        dir: PathBuf,
+        /// The state store (default ~/.agentauthz/state.db).
+        #[arg(long, env = "AGENTAUTHZ_STORE")]
+        store: Option<PathBuf>,
     },
     /// Replay a sample coding-agent trace through the engine and print a table.
     Demo {
@@ -168,6 +188,9 @@ fn main() -> ExitCode {
         Command::Authorize { policy, request, requests } => authorize(&policy, request, requests),
         Command::Test { dir, cases, verbose } => test(&dir, cases, verbose),
         Command::Demo { dir, trace } => demo::run(&dir, trace.as_deref()),
+        Command::Hook { agent } => return hook::run(&agent),
+        Command::State { cmd } => hook::state::run(&cmd),
+        Command::Compile { dir, store } => compile(&dir, store),
         Command::Revoke { subject, reason } => subject.subject().and_then(|s| {
             subject.update(|e| {
                 e.revoke(s, &reason);
@@ -183,6 +206,19 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn compile(dir: &std::path::Path, store: Option<PathBuf>) -> Result<ExitCode, String> {
+    let path = store.unwrap_or_else(hook::default_store);
+    let mut store = agentauthz_hook::Store::open(&path)?;
+    let engine = agentauthz_hook::prepare::load_engine(dir, &mut store)?;
+    println!(
+        "ok: {} policies validated and recorded in {} (version {})",
+        engine.policy_count(),
+        path.display(),
+        engine.policy_version()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate(p: &PolicyArgs) -> Result<ExitCode, String> {
