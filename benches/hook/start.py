@@ -9,7 +9,7 @@ benches/rust/src/workload.rs), the wall time from spawning the hook process to
 reading its answer, with a realistic Claude Code PreToolUse payload on stdin.
 The folder is compiled first (`agentauthz compile`), as an installation would.
 """
-import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, resource, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "policies-examples", "coding-agent")
@@ -33,17 +33,21 @@ def generated_folder(base, n):
 def measure(binary, folder, store, payload, runs):
     cmd = [binary, "hook", "claude-code", "--dir", folder, "--store", store, "--agent", "ci-bot", "--repo", "acme/api"]
     subprocess.run([binary, "compile", folder, "--store", store], check=True, capture_output=True)
-    answers, times = set(), []
+    answers, times, cpu = set(), [], []
     for i in range(runs + 5):
         # A session per call: the example's session-action-budget would deny after 200.
         body = payload.replace("bench-session", f"bench-session-{i}")
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         out = subprocess.run(cmd, input=body, capture_output=True, text=True)
         times.append((time.perf_counter() - t0) * 1000)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * 1000)
         answers.add(json.loads(out.stdout)["hookSpecificOutput"]["permissionDecision"])
-    times = sorted(times[5:])
-    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-    return statistics.median(times), p99, answers
+    def stats(xs):
+        xs = sorted(xs[5:])
+        return statistics.median(xs), xs[min(len(xs) - 1, int(len(xs) * 0.99))]
+    return stats(times), stats(cpu), answers
 
 
 def main():
@@ -67,8 +71,9 @@ def main():
                 payload = json.dumps({"session_id": "bench-session", "transcript_path": "/tmp/t.jsonl", "cwd": repo,
                                       "permission_mode": "default", "hook_event_name": "PreToolUse",
                                       "tool_use_id": "toolu_bench", **p})
-                med, p99, answers = measure(a.bin, folder, store, payload, a.runs)
-                print(f"{label:22} {name:18} median {med:6.2f} ms  p99 {p99:6.2f} ms  answers {sorted(answers)}")
+                (med, p99), (cmed, cp99), answers = measure(a.bin, folder, store, payload, a.runs)
+                print(f"{label:22} {name:16} wall median {med:6.2f} ms p99 {p99:6.2f} ms | "
+                      f"cpu median {cmed:5.2f} ms p99 {cp99:5.2f} ms | {sorted(answers)}")
 
 
 if __name__ == "__main__":

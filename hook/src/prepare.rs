@@ -123,7 +123,7 @@ mod tests {
         let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
         let full = Engine::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
         let (_first, _) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
-        let cases = load_cases(&dir.join("cases.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let cases = load_cases(dir.join("cases.toml")).unwrap_or_else(|e| panic!("{e}"));
         let want = run_cases(&full, &cases);
         let mut compared = 0;
         for (case, expected) in cases.iter().zip(&want) {
