@@ -135,6 +135,10 @@ impl Store {
         let conn = Connection::open(path).map_err(|e| format!("cannot open state store {}: {e}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(db_err)?;
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(db_err)?;
+        // Each hook process is short-lived: a checkpoint (and its fsyncs) on every
+        // close would be paid per tool call. SQLite still checkpoints the WAL
+        // automatically as it grows (every 1000 pages).
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(db_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
         let has_schema: bool = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'validated'", [], |r| r.get::<_, i64>(0))
