@@ -13,7 +13,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust: tests (unit, property, differential, conformance, CLI, docs)"
-cargo test --locked -p agentauthz -p agentauthz-cli
+cargo test --locked -p agentauthz -p agentauthz-cli -p agentauthz-hook
 
 step "Python binding: build (maturin, from source), install, test (incl. mypy stubtest)"
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -5,6 +5,7 @@
 
 mod audit_cmd;
 mod demo;
+mod hook;
 mod report;
 
 use std::io::{BufRead, Write};
@@ -64,6 +65,25 @@ enum Command {
     Restore {
         #[command(flatten)]
         subject: SubjectArgs,
+    },
+    /// Answer a coding agent's hook call (JSON on stdin, the agent's answer on stdout).
+    Hook {
+        #[command(subcommand)]
+        agent: hook::HookCmd,
+    },
+    /// Manage the hooks' shared state: revocations, grants, approvals, audit chain.
+    State {
+        #[command(subcommand)]
+        cmd: hook::state::StateCmd,
+    },
+    /// Validate a policy folder once and remember its content hash in the state
+    /// store, so hook processes skip validation (any edit invalidates it).
+    Compile {
+        /// The policy folder.
+        dir: PathBuf,
+        /// The state store (default ~/.agentauthz/state.db).
+        #[arg(long, env = "AGENTAUTHZ_STORE")]
+        store: Option<PathBuf>,
     },
     /// Replay a sample coding-agent trace through the engine and print a table.
     Demo {
@@ -221,6 +241,9 @@ fn main() -> ExitCode {
         Command::Replay { audit, dir, json } => audit_cmd::replay_cmd(&audit, &dir, json),
         Command::Owners { dir, strict } => report::owners(&dir, strict),
         Command::Controls { dir } => report::controls(&dir),
+        Command::Hook { agent } => return hook::run(&agent),
+        Command::State { cmd } => hook::state::run(&cmd),
+        Command::Compile { dir, store } => compile(&dir, store),
         Command::Revoke { subject, reason } => subject.subject().and_then(|s| {
             subject.update(|e| {
                 e.revoke(s, &reason);
@@ -236,6 +259,19 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn compile(dir: &std::path::Path, store: Option<PathBuf>) -> Result<ExitCode, String> {
+    let path = store.unwrap_or_else(hook::default_store);
+    let mut store = agentauthz_hook::Store::open(&path)?;
+    let engine = agentauthz_hook::prepare::load_engine(dir, &mut store)?;
+    println!(
+        "ok: {} policies validated and recorded in {} (version {})",
+        engine.policy_count(),
+        path.display(),
+        engine.policy_version()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate(p: &PolicyArgs) -> Result<ExitCode, String> {

@@ -1,0 +1,50 @@
+//! Claude Code's PreToolUse hook protocol.
+//!
+//! Input (stdin): `{session_id, transcript_path, cwd, permission_mode,
+//! hook_event_name: "PreToolUse", tool_name, tool_input, tool_use_id}`.
+//! Output (stdout, exit 0): `{"hookSpecificOutput": {"hookEventName":
+//! "PreToolUse", "permissionDecision": "allow"|"deny"|"ask",
+//! "permissionDecisionReason": "..."}}`; for `ask` the reason is shown to the
+//! user in the prompt, for `deny` to Claude. Source: Claude Code hooks
+//! reference, https://code.claude.com/docs/en/hooks (PreToolUse decision control).
+
+use agentauthz_hook::{ToolCall, Verdict};
+use serde_json::{json, Value};
+
+use super::{field, Parsed, Protocol};
+
+pub(crate) struct ClaudeCode;
+
+impl Protocol for ClaudeCode {
+    fn name(&self) -> &'static str {
+        "claude-code"
+    }
+
+    fn parse(&self, input: &Value) -> Result<Parsed, String> {
+        if !input.is_object() {
+            return Err("not a JSON object".into());
+        }
+        let event = field(input, "hook_event_name")?;
+        if event != "PreToolUse" {
+            return Err(format!("event `{event}` is not PreToolUse"));
+        }
+        let tool_input = input.get("tool_input").cloned().ok_or("missing `tool_input`")?;
+        Ok(Parsed::Call(
+            ToolCall {
+                tool_name: field(input, "tool_name")?.to_string(),
+                tool_input,
+                cwd: field(input, "cwd")?.into(),
+                session_id: field(input, "session_id")?.to_string(),
+            },
+            "PreToolUse",
+        ))
+    }
+
+    fn render(&self, v: &Verdict, _event: Option<&str>) -> Value {
+        json!({"hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": v.outcome.as_str(),
+            "permissionDecisionReason": v.reason,
+        }})
+    }
+}

@@ -1,0 +1,144 @@
+//! Fast start. Loading an engine is parse + strict validation + indexing; a
+//! hook process pays it on every tool call. Two things are prepared once per
+//! policy-folder content (keyed by the SHA-256 of every source, so any edit is
+//! a new key and a stale result is never used):
+//!
+//! - that the content passed strict validation (later loads skip it);
+//! - each policy's text and principal scope. A hook process acts for one
+//!   principal, so it parses only the policies whose scope is not
+//!   `principal == <another principal>`: with 10,000 per-agent policies it
+//!   parses the handful that can apply. Policies that cannot match the
+//!   principal cannot change a decision for it; ids are `@id`s (the filter is
+//!   used only when every policy has one, so no `policyN` id shifts).
+
+use std::path::Path;
+use std::str::FromStr;
+
+use agentauthz::cedar_policy::{Policy, PolicySet, PrincipalConstraint};
+use agentauthz::{Engine, NamedText, PolicySources};
+use sha2::{Digest, Sha256};
+
+use crate::store::{CachedPolicy, Store};
+
+/// SHA-256 (hex) over every source's name and text, in load order.
+pub fn content_hash(sources: &PolicySources) -> String {
+    let mut h = Sha256::new();
+    let mut feed = |tag: &str, name: &str, text: &str| {
+        for part in [tag, name, text] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+    };
+    feed("schema", &sources.schema.name, &sources.schema.text);
+    for p in &sources.policies {
+        feed("policies", &p.name, &p.text);
+    }
+    if let Some(e) = &sources.entities {
+        feed("entities", &e.name, &e.text);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Loads a policy folder in full, skipping strict validation when the store
+/// has seen this exact content validate; otherwise validates and records it.
+pub fn load_engine(dir: &Path, store: &mut Store) -> Result<Engine, String> {
+    let sources = PolicySources::from_dir(dir).map_err(|e| e.to_string())?;
+    let hash = content_hash(&sources);
+    if store.validated(&hash).is_some() {
+        return Engine::builder(sources).accept_invalid_policies(true).build().map_err(|e| e.to_string());
+    }
+    validate_and_record(sources, &hash, store)
+}
+
+/// Loads a policy folder for deciding requests of one principal only
+/// (`Agent::"ci-bot"`): after the first (validating) load, only the policies
+/// that can apply to it are parsed.
+pub fn load_engine_for(dir: &Path, store: &mut Store, principal: &str) -> Result<(Engine, String), String> {
+    let sources = PolicySources::from_dir(dir).map_err(|e| e.to_string())?;
+    let hash = content_hash(&sources);
+    let engine = match store.validated(&hash) {
+        Some(true) => {
+            let kept = store.policies_for(&hash, principal)?;
+            let mut files: Vec<NamedText> = Vec::new();
+            for (file, text) in kept {
+                match files.last_mut() {
+                    Some(last) if last.name == file => {
+                        last.text.push('\n');
+                        last.text.push_str(&text);
+                    }
+                    _ => files.push(NamedText::new(file, text)),
+                }
+            }
+            let filtered = PolicySources { schema: sources.schema, policies: files, entities: sources.entities };
+            Engine::builder(filtered).accept_invalid_policies(true).build().map_err(|e| e.to_string())?
+        }
+        Some(false) => Engine::builder(sources).accept_invalid_policies(true).build().map_err(|e| e.to_string())?,
+        None => validate_and_record(sources, &hash, store)?,
+    };
+    Ok((engine, hash))
+}
+
+fn validate_and_record(sources: PolicySources, hash: &str, store: &mut Store) -> Result<Engine, String> {
+    let cached = per_policy(&sources);
+    let engine = Engine::builder(sources).build().map_err(|e| e.to_string())?;
+    store.mark_validated(hash, cached.as_deref())?;
+    Ok(engine)
+}
+
+/// Each policy's file, principal scope and text, in load order; None when a
+/// policy has no `@id` (or a file does not parse: the full load reports it).
+fn per_policy(sources: &PolicySources) -> Option<Vec<CachedPolicy>> {
+    let mut out = Vec::new();
+    for file in &sources.policies {
+        let set = PolicySet::from_str(&file.text).ok()?;
+        if set.num_of_templates() > 0 {
+            return None;
+        }
+        let mut in_order: Vec<&Policy> = set.policies().collect();
+        in_order.sort_by_key(|p| p.id().to_string().strip_prefix("policy").and_then(|n| n.parse::<usize>().ok()));
+        for p in in_order {
+            p.annotation("id")?;
+            let principal = match p.principal_constraint() {
+                PrincipalConstraint::Eq(uid) => Some(uid.to_string()),
+                _ => None,
+            };
+            out.push(CachedPolicy { file: file.name.clone(), principal, text: p.to_string() });
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentauthz::cases::{load_cases, run_cases};
+
+    /// The principal-filtered engine decides every example case exactly as the
+    /// full engine does (outcome and deciding policies).
+    #[test]
+    fn filtered_engines_decide_like_the_full_engine() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
+        let path = std::env::temp_dir().join(format!("agentauthz-prepare-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let full = Engine::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let (_first, _) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+        let cases = load_cases(dir.join("cases.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let want = run_cases(&full, &cases);
+        let mut compared = 0;
+        for (case, expected) in cases.iter().zip(&want) {
+            let principal = agentauthz::Request::from_json(&case.request)
+                .map(|r| r.principal().to_string())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (engine, _) = load_engine_for(&dir, &mut store, &principal).unwrap_or_else(|e| panic!("{e}"));
+            let got = run_cases(&engine, std::slice::from_ref(case));
+            let got = got.first().unwrap_or_else(|| panic!("no result"));
+            assert_eq!(got.decision.outcome, expected.decision.outcome, "{}", case.name);
+            assert_eq!(got.decision.reason_ids(), expected.decision.reason_ids(), "{}", case.name);
+            assert_eq!(got.decision.ask_owners, expected.decision.ask_owners, "{}", case.name);
+            compared += 1;
+        }
+        assert!(compared > 100, "{compared}");
+        let _ = std::fs::remove_file(&path);
+    }
+}
