@@ -233,3 +233,117 @@ pub fn replay_cmd(files: &[PathBuf], dir: &Path, as_json: bool) -> Result<ExitCo
     print(&out);
     Ok(ExitCode::SUCCESS)
 }
+
+/// What one shadow policy would have done to the recorded traffic.
+#[derive(Default)]
+struct ShadowStats {
+    satisfied: usize,
+    changed: usize,
+    owner: Option<String>,
+    by_agent: BTreeMap<String, usize>,
+    by_action: BTreeMap<String, usize>,
+    by_transition: BTreeMap<String, usize>,
+    examples: Vec<Value>,
+    changed_seqs: Vec<u64>,
+}
+
+/// `agentauthz shadow-report --audit FILE...`: per shadow policy, how often it
+/// was satisfied and how often it would have changed the outcome (a change is
+/// counted for every shadow policy satisfied in that decision).
+pub fn shadow_report_cmd(files: &[PathBuf], as_json: bool) -> Result<ExitCode, String> {
+    let report = verify(files).map_err(|e| e.to_string())?;
+    if let Some(b) = &report.broken {
+        eprintln!("warning: the audit chain is broken ({b}); reporting on the records anyway");
+    }
+    let (mut records, mut with_shadow, mut changed_total) = (0usize, 0usize, 0usize);
+    let mut stats: BTreeMap<String, ShadowStats> = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(r) = AuditRecord::from_line(line) else { continue };
+            let Some(outcome) = r.outcome else { continue };
+            records += 1;
+            let Some(shadow) = &r.shadow else { continue };
+            with_shadow += 1;
+            let changed = shadow["changed"].as_bool().unwrap_or(false);
+            let would = shadow["outcome"].as_str().unwrap_or("?").to_string();
+            changed_total += usize::from(changed);
+            let policies: Vec<&str> =
+                shadow["policies"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            for p in policies {
+                let s = stats.entry(p.to_string()).or_default();
+                s.satisfied += 1;
+                if s.owner.is_none() {
+                    s.owner = r.reasons.iter().find(|x| x.id == p).and_then(|x| x.owner.clone());
+                }
+                if !changed {
+                    continue;
+                }
+                s.changed += 1;
+                s.changed_seqs.push(r.seq);
+                let agent = r.principal.clone().unwrap_or_default();
+                let action = r.action.clone().unwrap_or_default();
+                *s.by_agent.entry(agent.clone()).or_default() += 1;
+                *s.by_action.entry(action.clone()).or_default() += 1;
+                *s.by_transition.entry(format!("{} -> {would}", outcome.as_str())).or_default() += 1;
+                if s.examples.len() < 3 {
+                    s.examples.push(json!({
+                        "seq": r.seq, "ts": r.ts, "principal": agent, "action": action,
+                        "resource": r.resource, "outcome": outcome.as_str(), "would_be": would,
+                    }));
+                }
+            }
+        }
+    }
+    if as_json {
+        let out = json!({
+            "records": records,
+            "with_shadow": with_shadow,
+            "would_change": changed_total,
+            "chain_intact": report.intact(),
+            "policies": stats.iter().map(|(id, s)| json!({
+                "policy": id, "owner": s.owner, "satisfied": s.satisfied, "would_change": s.changed,
+                "changed_seqs": s.changed_seqs, "by_transition": s.by_transition,
+                "by_agent": s.by_agent, "by_action": s.by_action, "examples": s.examples,
+            })).collect::<Vec<_>>(),
+        });
+        print(&format!("{out:#}\n"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    w!(
+        out,
+        "shadow report: {records} recorded decision(s), {with_shadow} with a shadow evaluation; enforcing the shadow policies would change {changed_total}"
+    );
+    if stats.is_empty() {
+        w!(out, "no shadow policy was satisfied in these records");
+    }
+    for (id, s) in &stats {
+        let owner = s.owner.as_deref().map(|o| format!(" (owner {o})")).unwrap_or_default();
+        w!(out, "\n  {id}{owner}: satisfied {} time(s), would change {}", s.satisfied, s.changed);
+        for (t, n) in &s.by_transition {
+            w!(out, "    {t}: {n}");
+        }
+        if !s.by_agent.is_empty() {
+            let list: Vec<String> = s.by_agent.iter().map(|(a, n)| format!("{a} ×{n}")).collect();
+            w!(out, "    agents: {}", list.join(", "));
+            let list: Vec<String> = s.by_action.iter().map(|(a, n)| format!("{a} ×{n}")).collect();
+            w!(out, "    actions: {}", list.join(", "));
+        }
+        for e in &s.examples {
+            w!(
+                out,
+                "    e.g. seq {} {} {} {} {}: {} -> {}",
+                e["seq"],
+                e["ts"].as_str().unwrap_or(""),
+                e["principal"].as_str().unwrap_or(""),
+                e["action"].as_str().unwrap_or(""),
+                e["resource"].as_str().unwrap_or(""),
+                e["outcome"].as_str().unwrap_or(""),
+                e["would_be"].as_str().unwrap_or("")
+            );
+        }
+    }
+    print(&out);
+    Ok(ExitCode::SUCCESS)
+}

@@ -130,6 +130,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Summarise, per shadow policy (`@mode("shadow")`), how often it would
+    /// have changed the outcome of recorded decisions, for which agents and
+    /// actions, with examples: what a risk owner reads before enforcing it.
+    ShadowReport {
+        /// Audit log files, oldest first.
+        #[arg(long, required = true, num_args = 1..)]
+        audit: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -239,6 +250,7 @@ fn main() -> ExitCode {
         Command::Demo { dir, trace, audit } => demo::run(&dir, trace.as_deref(), audit.as_deref()),
         Command::Audit(AuditCommand::Verify { files }) => audit_cmd::verify_cmd(&files),
         Command::Replay { audit, dir, json } => audit_cmd::replay_cmd(&audit, &dir, json),
+        Command::ShadowReport { audit, json } => audit_cmd::shadow_report_cmd(&audit, json),
         Command::Owners { dir, strict } => report::owners(&dir, strict),
         Command::Controls { dir } => report::controls(&dir),
         Command::Hook { agent } => return hook::run(&agent),

@@ -212,3 +212,50 @@ fn owners_and_controls_report_from_annotations() {
     assert!(line("OWASP-ASI05").contains("dangerous-commands (security)"));
     assert!(out.contains("Unknown control ids:\n  OWASP-ASI99: in blast-radius-repos"), "{out}");
 }
+
+/// Shadow rollout: the shadow report's prediction on recorded traffic is
+/// exactly what replay finds once the policy is enforced.
+#[test]
+fn enforcing_a_shadow_policy_changes_exactly_what_the_shadow_report_predicted() {
+    let base = tempdir("shadow-policies");
+    let shadow_dir = base.join("shadow");
+    copy_dir(&repo().join(DIR), &shadow_dir);
+    let policy = r#"@id("shadow-no-prs-after-10-20") @mode("shadow") @owner("eng-productivity")
+forbid (principal, action == Action::"open_pr", resource)
+when { context.now > datetime("2026-11-25T10:20:00Z") };
+"#;
+    std::fs::write(shadow_dir.join("60-shadow.cedar"), policy).unwrap();
+    let log = base.join("audit.jsonl");
+    let out = bin().args(["demo", "--dir"]).arg(&shadow_dir).arg("--audit").arg(&log).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    // Shadow mode changes nothing that is enforced.
+    assert!(stdout.contains("Summary: 55 decisions: 38 allow, 11 deny, 6 ask, 5 approvals"), "{stdout}");
+
+    let out = bin().args(["shadow-report", "--json", "--audit"]).arg(&log).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let policies = report["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 1, "{report:#}");
+    assert_eq!(policies[0]["policy"], "shadow-no-prs-after-10-20");
+    let predicted: Vec<u64> =
+        policies[0]["changed_seqs"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
+    // The PRs opened on acme/billing, auth, worker, search and sdk (twice: ask, then approved).
+    assert_eq!(predicted.len(), 6, "{report:#}");
+    assert_eq!(report["would_change"], 6);
+
+    let text_out = bin().args(["shadow-report", "--audit"]).arg(&log).output().unwrap();
+    let (human, _) = text(&text_out);
+    assert!(human.contains("shadow-no-prs-after-10-20") && human.contains("would change 6"), "{human}");
+
+    // Enforce it and replay the same traffic.
+    let enforce_dir = base.join("enforce");
+    copy_dir(&shadow_dir, &enforce_dir);
+    std::fs::write(enforce_dir.join("60-shadow.cedar"), policy.replace("@mode(\"shadow\") ", "")).unwrap();
+    let replay = replay_json(&log, &enforce_dir);
+    let mut changed: Vec<u64> =
+        replay["changes"].as_array().unwrap().iter().map(|c| c["seq"].as_u64().unwrap()).collect();
+    changed.sort_unstable();
+    assert_eq!(changed, predicted, "{replay:#}");
+}
