@@ -531,3 +531,27 @@ fn install_prints_and_merges_the_claude_code_settings_entry() {
     assert_eq!(pre.len(), 2, "installing twice keeps one entry: {s}");
     assert_eq!(pre[0]["hooks"][0]["command"], "./lint.sh");
 }
+
+#[test]
+fn a_shadow_policy_is_reported_in_the_reason_and_changes_nothing() {
+    let w = World::new("shadow");
+    let dir = w.base.join("policies");
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(policies()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.join("60-shadow.cedar"),
+        "@id(\"shadow-no-reads\")\n@mode(\"shadow\")\nforbid (principal, action == Action::\"read_repo\", resource);\n",
+    )
+    .unwrap();
+    let mut c = w.cmd(&["hook", "claude-code", "--dir"]);
+    c.arg(&dir).arg("--store").arg(&w.store).args(["--agent", "ci-bot", "--repo", "acme/api"]);
+    let (v, code) = w.hook_with(c, &w.fixture("claude-code/read.json"));
+    assert_eq!(code, 0);
+    let h = &v["hookSpecificOutput"];
+    assert_eq!(h["permissionDecision"], "allow", "{v}");
+    let reason = h["permissionDecisionReason"].as_str().unwrap();
+    assert!(reason.contains("[shadow: would be deny with shadow-no-reads enforced]"), "{reason}");
+}

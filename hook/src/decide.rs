@@ -193,7 +193,17 @@ fn decide_parts(
         .collect();
     let asked: Vec<(usize, &Decision)> =
         decisions.iter().filter(|(_, d)| d.outcome == Outcome::Ask).map(|(i, d)| (*i, d)).collect();
-    let verdict = if !denied.is_empty() {
+    // Shadow policies that would change a part's outcome, for the reason text.
+    let shadow: Vec<String> = decisions
+        .iter()
+        .filter_map(|(_, d)| d.shadow.as_ref().filter(|s| s.changed))
+        .map(|s| {
+            let ids: Vec<&str> = s.policies.iter().map(|p| p.id.as_str()).collect();
+            format!("would be {} with {} enforced", s.outcome.as_str(), ids.join(", "))
+        })
+        .collect();
+    let shadow_note = if shadow.is_empty() { String::new() } else { format!(" [shadow: {}]", shadow.join("; ")) };
+    let mut verdict = if !denied.is_empty() {
         Verdict::deny(format!("agentauthz denied {summary}: {}", denied.join("; ")))
     } else if !asked.is_empty() {
         let mut owners: Vec<String> = asked.iter().flat_map(|(_, d)| d.ask_owners.clone()).collect();
@@ -247,6 +257,7 @@ fn decide_parts(
             approval_id: None,
         }
     };
+    verdict.reason.push_str(&shadow_note);
     Ok((verdict, part_json))
 }
 
