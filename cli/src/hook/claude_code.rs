@@ -8,10 +8,10 @@
 //! user in the prompt, for `deny` to Claude. Source: Claude Code hooks
 //! reference, https://code.claude.com/docs/en/hooks (PreToolUse decision control).
 
-use agentauthz_hook::{ToolCall, Verdict};
+use agentauthz_hook::Verdict;
 use serde_json::{json, Value};
 
-use super::{field, Parsed, Protocol};
+use super::{parse_tool_event, Parsed, Protocol};
 
 pub(crate) struct ClaudeCode;
 
@@ -21,23 +21,7 @@ impl Protocol for ClaudeCode {
     }
 
     fn parse(&self, input: &Value) -> Result<Parsed, String> {
-        if !input.is_object() {
-            return Err("not a JSON object".into());
-        }
-        let event = field(input, "hook_event_name")?;
-        if event != "PreToolUse" {
-            return Err(format!("event `{event}` is not PreToolUse"));
-        }
-        let tool_input = input.get("tool_input").cloned().ok_or("missing `tool_input`")?;
-        Ok(Parsed::Call(
-            ToolCall {
-                tool_name: field(input, "tool_name")?.to_string(),
-                tool_input,
-                cwd: field(input, "cwd")?.into(),
-                session_id: field(input, "session_id")?.to_string(),
-            },
-            "PreToolUse",
-        ))
+        parse_tool_event(input, "PreToolUse")
     }
 
     fn render(&self, v: &Verdict, _event: Option<&str>) -> Value {

@@ -10,10 +10,10 @@
 //! google-gemini/gemini-cli (https://geminicli.com/docs/hooks/reference).
 
 use agentauthz::Outcome;
-use agentauthz_hook::{ToolCall, Verdict};
+use agentauthz_hook::Verdict;
 use serde_json::{json, Value};
 
-use super::{field, Parsed, Protocol};
+use super::{parse_tool_event, Parsed, Protocol};
 
 pub(crate) struct GeminiCli;
 
@@ -23,23 +23,7 @@ impl Protocol for GeminiCli {
     }
 
     fn parse(&self, input: &Value) -> Result<Parsed, String> {
-        if !input.is_object() {
-            return Err("not a JSON object".into());
-        }
-        let event = field(input, "hook_event_name")?;
-        if event != "BeforeTool" {
-            return Err(format!("event `{event}` is not BeforeTool"));
-        }
-        let tool_input = input.get("tool_input").cloned().ok_or("missing `tool_input`")?;
-        Ok(Parsed::Call(
-            ToolCall {
-                tool_name: field(input, "tool_name")?.to_string(),
-                tool_input,
-                cwd: field(input, "cwd")?.into(),
-                session_id: field(input, "session_id")?.to_string(),
-            },
-            "BeforeTool",
-        ))
+        parse_tool_event(input, "BeforeTool")
     }
 
     fn render(&self, v: &Verdict, _event: Option<&str>) -> Value {

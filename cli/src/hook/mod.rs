@@ -169,6 +169,29 @@ pub(crate) fn shell_quote(s: &str) -> String {
 }
 
 /// A required string field.
+/// Parses the payload shared by Claude Code's PreToolUse and Gemini CLI's
+/// BeforeTool: `{hook_event_name, tool_name, tool_input, cwd, session_id}`,
+/// refusing any other event than `event`.
+pub(crate) fn parse_tool_event(input: &Value, event: &'static str) -> Result<Parsed, String> {
+    if !input.is_object() {
+        return Err("not a JSON object".into());
+    }
+    let got = field(input, "hook_event_name")?;
+    if got != event {
+        return Err(format!("event `{got}` is not {event}"));
+    }
+    let tool_input = input.get("tool_input").cloned().ok_or("missing `tool_input`")?;
+    Ok(Parsed::Call(
+        ToolCall {
+            tool_name: field(input, "tool_name")?.to_string(),
+            tool_input,
+            cwd: field(input, "cwd")?.into(),
+            session_id: field(input, "session_id")?.to_string(),
+        },
+        event,
+    ))
+}
+
 pub(crate) fn field<'a>(input: &'a Value, name: &str) -> Result<&'a str, String> {
     match input.get(name) {
         Some(Value::String(s)) => Ok(s),
