@@ -688,10 +688,12 @@ impl Engine {
         if self.mode != ErrorMode::Cedar {
             eval.granted = self.grants.load().matching(&c.entities, &req.principal, &action, &req.resource, now);
         }
-        // Whether a permit holds matters only for ask-versus-deny, when no permit
-        // is known yet and every satisfied forbid asks.
+        // Whether a permit holds matters only for ask-versus-deny, when no
+        // enforced permit is known yet and every satisfied forbid asks.
+        // A satisfied shadow permit does not count: the enforced outcome is
+        // decided without it.
         let may_ask = self.mode != ErrorMode::Cedar
-            && eval.satisfied_permits.is_empty()
+            && eval.satisfied_permits.iter().all(|id| c.meta.get(id).is_some_and(|m| m.shadow))
             && eval.granted.is_empty()
             && eval.satisfied_forbids.iter().all(|id| c.meta.get(id).is_some_and(|m| m.ask.is_some()));
         // A satisfied shadow forbid must not hide the permits its bucket holds:

@@ -184,3 +184,41 @@ fn cedar_mode_ignores_shadow_annotations() {
         assert!(d.shadow.is_none());
     }
 }
+
+/// Regression (found by `invariants.rs` in CI): a satisfied shadow permit in
+/// another index bucket must not stop the engine from looking for the enforced
+/// permit that turns a satisfied `@ask` forbid into ask rather than deny.
+#[test]
+fn a_satisfied_shadow_permit_does_not_turn_an_ask_into_a_deny() {
+    let schema = "entity Team; entity Agent in [Team]; entity Repo in [Team]; action read appliesTo { principal: Agent, resource: Repo };";
+    let entities = r#"[
+      {"uid": {"type": "Team", "id": "t1"}, "attrs": {}, "parents": []},
+      {"uid": {"type": "Agent", "id": "a"}, "attrs": {}, "parents": []},
+      {"uid": {"type": "Repo", "id": "r"}, "attrs": {}, "parents": [{"type": "Team", "id": "t1"}]}
+    ]"#;
+    let policies = |shadow: bool| {
+        let mut text = String::from(
+            "@id(\"p0\") permit (principal, action, resource);\n\
+             @id(\"p1\") @ask(\"security\") forbid (principal, action, resource);\n",
+        );
+        if shadow {
+            text.push_str("@id(\"p2\") @mode(\"shadow\") permit (principal, action, resource in Team::\"t1\");\n");
+        }
+        PolicySources {
+            policies: vec![NamedText::new("p.cedar", text)],
+            ..PolicySources::from_strings(schema, "", Some(entities))
+        }
+    };
+    let request = Request::from_json(&serde_json::json!({
+        "principal": "Agent::\"a\"", "action": "read", "resource": "Repo::\"r\"", "context": {}
+    }))
+    .unwrap();
+    let plain = Engine::builder(policies(false)).build().unwrap().authorize(&request);
+    let with_shadow = Engine::builder(policies(true)).build().unwrap().authorize(&request);
+    assert_eq!(plain.outcome, Outcome::Ask);
+    assert_eq!(with_shadow.outcome, Outcome::Ask, "{:?}", with_shadow.to_json());
+    assert_eq!(with_shadow.ask_owners, plain.ask_owners);
+    let shadow = with_shadow.shadow.unwrap();
+    assert_eq!(shadow.outcome, Outcome::Ask);
+    assert!(!shadow.changed);
+}
