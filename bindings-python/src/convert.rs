@@ -4,19 +4,20 @@
 //! the limit instead of exhausting the stack) and size-limited (a huge or
 //! exponentially shared structure stops at [`agentauthz::MAX_REQUEST_BYTES`]).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agentauthz::cedar_policy::{EntityId, EntityTypeName, EntityUid};
-use agentauthz::{MAX_CONTEXT_DEPTH, MAX_REQUEST_BYTES};
+use agentauthz::{ContextValue, MAX_CONTEXT_DEPTH, MAX_REQUEST_BYTES};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyBool, PyDateTime, PyDelta, PyDeltaAccess, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Deepest nesting accepted in entity data given as Python objects.
 pub(crate) const MAX_ENTITY_DEPTH: usize = 128;
@@ -82,42 +83,107 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 /// A Python `str` as Rust UTF-8; lone surrogates are refused.
 pub(crate) fn py_str(s: &Bound<'_, PyString>) -> Result<String, ConvError> {
-    s.to_cow()
-        .map(|c| c.into_owned())
-        .map_err(|_| ConvError::new("string is not valid Unicode (it contains a lone surrogate)"))
+    py_str_ref(s).map(Cow::into_owned)
 }
 
-/// Converts a context `dict` to a Cedar JSON record.
-pub(crate) fn context_map(obj: &Bound<'_, PyAny>, limits: &mut Limits) -> Result<Map<String, Value>, ConvError> {
+/// A Python `str` as Rust UTF-8, borrowed from the string object where the
+/// interpreter allows it; lone surrogates are refused.
+pub(crate) fn py_str_ref<'a>(s: &'a Bound<'_, PyString>) -> Result<Cow<'a, str>, ConvError> {
+    if let Some(borrowed) = utf8::borrow(s) {
+        return Ok(Cow::Borrowed(borrowed));
+    }
+    s.to_cow().map_err(|_| ConvError::new("string is not valid Unicode (it contains a lone surrogate)"))
+}
+
+/// Zero-copy UTF-8 views of `str` objects.
+///
+/// The wheel targets the stable ABI of Python 3.9, where reading a `str` as
+/// UTF-8 goes through a temporary `bytes` object (pyo3's `to_cow`): an
+/// allocation and a copy per string, about a third of a decision's cost from
+/// Python. `PyUnicode_AsUTF8AndSize` returns the UTF-8 form that the `str`
+/// object caches itself; it joined the stable ABI in Python 3.10, so it is
+/// called only when the running interpreter is 3.10 or newer, and 3.9 keeps
+/// the `to_cow` path.
+#[allow(unsafe_code)]
+mod utf8 {
+    use std::os::raw::c_char;
+    use std::sync::OnceLock;
+
+    use pyo3::ffi::{PyObject, Py_ssize_t};
+    use pyo3::prelude::*;
+    use pyo3::types::PyString;
+
+    extern "C" {
+        // Part of the stable ABI since 3.10 (and exported by every CPython 3).
+        fn PyUnicode_AsUTF8AndSize(unicode: *mut PyObject, size: *mut Py_ssize_t) -> *const c_char;
+    }
+
+    fn available(py: Python<'_>) -> bool {
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE.get_or_init(|| py.version_info() >= (3, 10))
+    }
+
+    /// The string's UTF-8 bytes, borrowed for as long as the object lives;
+    /// `None` when the API is unavailable or the string cannot be encoded
+    /// (a lone surrogate), in which case the caller takes the slow path.
+    pub(super) fn borrow<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
+        if !available(s.py()) {
+            return None;
+        }
+        let mut size: Py_ssize_t = 0;
+        // SAFETY: `s` is a live `str` (the type is checked by `Bound<PyString>`)
+        // and we hold the GIL (a `Bound` proves it). The returned buffer is
+        // owned by the string object and stays valid and unchanged while the
+        // object lives (str is immutable), which the `'a` borrow of `s` ensures.
+        let data = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+        if data.is_null() {
+            // UnicodeEncodeError (lone surrogate): clear it; the slow path reports it.
+            let _ = PyErr::take(s.py());
+            return None;
+        }
+        let len = usize::try_from(size).ok()?;
+        // SAFETY: on success CPython returns `size` bytes of valid UTF-8 (it
+        // fails on lone surrogates, the only str content without a UTF-8 form).
+        Some(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(data.cast::<u8>(), len)) })
+    }
+}
+
+/// Converts a context `dict` to a Cedar record.
+pub(crate) fn context_record(
+    obj: &Bound<'_, PyAny>,
+    limits: &mut Limits,
+) -> Result<Vec<(String, ContextValue)>, ConvError> {
     match obj.cast::<PyDict>() {
-        Ok(d) => dict_to_map(d, 0, limits),
+        Ok(d) => dict_to_record(d, 0, limits),
         Err(_) => Err(ConvError::new(format!("context must be a dict, got {}", type_name(obj)))),
     }
 }
 
-fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize, limits: &mut Limits) -> Result<Map<String, Value>, ConvError> {
-    let mut map = Map::new();
+fn dict_to_record(
+    d: &Bound<'_, PyDict>,
+    depth: usize,
+    limits: &mut Limits,
+) -> Result<Vec<(String, ContextValue)>, ConvError> {
+    let mut record = Vec::with_capacity(d.len());
     // Snapshot first: converting a value may run Python code (a tzinfo, a set
     // subclass) that mutates the dict, which must not disturb the iteration.
     let items: Vec<_> = d.iter().collect();
     for (k, v) in items {
-        let key = match k.cast::<PyString>() {
-            Ok(s) => py_str(s).map_err(|e| e.at(format!("[{}]", short_repr(&k))))?,
-            Err(_) => {
-                return Err(ConvError::new(format!("keys must be str, got {} {}", type_name(&k), short_repr(&k))))
-            }
+        let Ok(key) = k.cast::<PyString>() else {
+            return Err(ConvError::new(format!("keys must be str, got {} {}", type_name(&k), short_repr(&k))));
         };
+        let key = py_str_ref(key).map_err(|e| e.at(format!("[{}]", short_repr(&k))))?;
         // None in a record means "attribute absent" (for optional attributes).
         if v.is_none() {
             continue;
         }
         let value = limits
             .charge(key.len())
-            .and_then(|()| to_json(&v, depth + 1, limits))
+            .and_then(|()| to_value(&v, depth + 1, limits))
             .map_err(|e| e.at(format!("[{}]", short_repr(&k))))?;
-        map.insert(key, value);
+        record.push((key.into_owned(), value));
     }
-    Ok(map)
+    Ok(record)
 }
 
 fn short_repr(obj: &Bound<'_, PyAny>) -> String {
@@ -131,32 +197,37 @@ fn short_repr(obj: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// Converts one Python value to Cedar JSON at `depth` (a record's attributes are
+/// Converts one Python value to Cedar JSON (for entity data).
+pub(crate) fn to_json(obj: &Bound<'_, PyAny>, depth: usize, limits: &mut Limits) -> Result<Value, ConvError> {
+    to_value(obj, depth, limits).map(|v| v.to_json())
+}
+
+/// Converts one Python value to a Cedar value at `depth` (a record's attributes are
 /// at depth 1). Strings, bools, ints (64-bit), dicts (records), lists, tuples
 /// and sets (Cedar sets), `datetime` (aware only) and `timedelta` are accepted;
 /// the last two become Cedar literal strings (`2026-11-25T10:00:00.000Z`,
 /// `90000ms`) that the schema turns into `datetime` and `duration` values.
-pub(crate) fn to_json(obj: &Bound<'_, PyAny>, depth: usize, limits: &mut Limits) -> Result<Value, ConvError> {
+fn to_value(obj: &Bound<'_, PyAny>, depth: usize, limits: &mut Limits) -> Result<ContextValue, ConvError> {
     if depth > limits.max_depth {
         return Err(ConvError::new(format!("nested deeper than {} levels (or cyclic)", limits.max_depth)));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        let s = py_str(s)?;
+        let s = py_str_ref(s)?;
         limits.charge(s.len())?;
-        return Ok(Value::String(s));
+        return Ok(ContextValue::String(s.into_owned()));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         limits.charge(0)?;
-        return dict_to_map(d, depth, limits).map(Value::Object);
+        return dict_to_record(d, depth, limits).map(ContextValue::Record);
     }
     if let Ok(b) = obj.cast::<PyBool>() {
         limits.charge(0)?;
-        return Ok(Value::Bool(b.is_true()));
+        return Ok(ContextValue::Bool(b.is_true()));
     }
     if obj.is_instance_of::<PyInt>() {
         limits.charge(0)?;
         return match obj.extract::<i64>() {
-            Ok(i) => Ok(Value::from(i)),
+            Ok(i) => Ok(ContextValue::Long(i)),
             Err(_) => {
                 Err(ConvError::new(format!("int {} is out of range for a Cedar Long (64-bit signed)", short_repr(obj))))
             }
@@ -168,18 +239,18 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>, depth: usize, limits: &mut Limits)
         let mut out = Vec::with_capacity(l.len());
         let mut i = 0;
         while let Ok(item) = l.get_item(i) {
-            out.push(to_json(&item, depth + 1, limits).map_err(|e| e.at(format!("[{i}]")))?);
+            out.push(to_value(&item, depth + 1, limits).map_err(|e| e.at(format!("[{i}]")))?);
             i += 1;
         }
-        return Ok(Value::Array(out));
+        return Ok(ContextValue::Set(out));
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
         limits.charge(0)?;
         let mut out = Vec::with_capacity(t.len());
         for (i, item) in t.iter().enumerate() {
-            out.push(to_json(&item, depth + 1, limits).map_err(|e| e.at(format!("[{i}]")))?);
+            out.push(to_value(&item, depth + 1, limits).map_err(|e| e.at(format!("[{i}]")))?);
         }
-        return Ok(Value::Array(out));
+        return Ok(ContextValue::Set(out));
     }
     if obj.is_instance_of::<PySet>() || obj.is_instance_of::<PyFrozenSet>() {
         limits.charge(0)?;
@@ -187,19 +258,19 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>, depth: usize, limits: &mut Limits)
         let iter = obj.try_iter().map_err(|e| ConvError::new(format!("cannot iterate the set: {e}")))?;
         for item in iter {
             let item = item.map_err(|e| ConvError::new(format!("cannot iterate the set: {e}")))?;
-            out.push(to_json(&item, depth + 1, limits).map_err(|e| e.at("{...}".into()))?);
+            out.push(to_value(&item, depth + 1, limits).map_err(|e| e.at("{...}".into()))?);
         }
-        return Ok(Value::Array(out));
+        return Ok(ContextValue::Set(out));
     }
     if let Ok(dt) = obj.cast::<PyDateTime>() {
         limits.charge(32)?;
         // A plain string: the core reads it as a `datetime` where the schema
         // declares one (its fast path; an `__extn` escape would take Cedar's slow one).
-        return Ok(Value::String(datetime_to_cedar(dt)?));
+        return Ok(ContextValue::String(datetime_to_cedar(dt)?));
     }
     if let Ok(td) = obj.cast::<PyDelta>() {
         limits.charge(32)?;
-        return Ok(Value::String(timedelta_to_cedar(td)));
+        return Ok(ContextValue::String(timedelta_to_cedar(td)));
     }
     if obj.is_instance_of::<PyFloat>() {
         return Err(ConvError::new(format!(
@@ -442,15 +513,15 @@ pub(crate) fn uid_from_str(s: &str) -> Result<EntityUid, String> {
 /// `{"type": "Type", "id": "id"}`.
 pub(crate) fn entity_ref(obj: &Bound<'_, PyAny>) -> Result<EntityUid, String> {
     if let Ok(s) = obj.cast::<PyString>() {
-        let s = py_str(s).map_err(|e| e.message)?;
+        let s = py_str_ref(s).map_err(|e| e.message)?;
         return uid_from_str(&s);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
         if t.len() == 2 {
             if let (Ok(ty), Ok(id)) = (t.get_item(0), t.get_item(1)) {
                 if let (Ok(ty), Ok(id)) = (ty.cast::<PyString>(), id.cast::<PyString>()) {
-                    let ty = py_str(ty).map_err(|e| e.message)?;
-                    let id = py_str(id).map_err(|e| e.message)?;
+                    let ty = py_str_ref(ty).map_err(|e| e.message)?;
+                    let id = py_str_ref(id).map_err(|e| e.message)?;
                     return uid_from_parts(&ty, &id);
                 }
             }
@@ -466,8 +537,8 @@ pub(crate) fn entity_ref(obj: &Bound<'_, PyAny>) -> Result<EntityUid, String> {
             if inner.len() == 2 {
                 if let (Ok(Some(ty)), Ok(Some(id))) = (inner.get_item("type"), inner.get_item("id")) {
                     if let (Ok(ty), Ok(id)) = (ty.cast::<PyString>(), id.cast::<PyString>()) {
-                        let ty = py_str(ty).map_err(|e| e.message)?;
-                        let id = py_str(id).map_err(|e| e.message)?;
+                        let ty = py_str_ref(ty).map_err(|e| e.message)?;
+                        let id = py_str_ref(id).map_err(|e| e.message)?;
                         return uid_from_parts(&ty, &id);
                     }
                 }

@@ -509,6 +509,7 @@ impl Writer {
                 match &request.context {
                     RequestContext::Json(map) => Some(map.as_ref().clone()),
                     RequestContext::Typed(pairs) => Some(typed_context_json(pairs)),
+                    RequestContext::Values(attrs) => Some(crate::request::record_json(attrs)),
                 }
             }
             Recorded::Json(value) => {

@@ -21,7 +21,7 @@ use crate::decision::{Decision, DecisionError, Outcome, Shadow};
 use crate::error::{LoadError, PolicyIssue, RequestError};
 use crate::grants::{Grant, GrantSpec, Grants};
 use crate::guards::{self, revocation, Revocation, Revocations, Subject};
-use crate::request::{check_depth, ActionRef, Request, RequestContext};
+use crate::request::{check_depth, check_values, ActionRef, Request, RequestContext};
 use crate::request_shape::{context_pairs, Fast};
 use crate::scope_index::Bucket;
 use crate::sessions::{Reservation, SessionLimits, SessionTracker};
@@ -440,10 +440,11 @@ impl Engine {
         if self.mode != ErrorMode::Cedar {
             let typed;
             let context = match &request.context {
-                RequestContext::Json(m) => m.as_ref(),
+                RequestContext::Json(m) => guards::GuardContext::Json(m),
+                RequestContext::Values(attrs) => guards::GuardContext::Values(attrs),
                 RequestContext::Typed(pairs) => {
                     typed = guards::typed_view(pairs);
-                    &typed
+                    guards::GuardContext::Json(&typed)
                 }
             };
             if let Some(g) = guards::check(&self.revocations.load(), &request.principal, Some(context), now) {
@@ -535,7 +536,7 @@ impl Engine {
         if self.mode == ErrorMode::Cedar {
             return None;
         }
-        let RequestContext::Json(map) = &req.context else { return None };
+        let map = req.context.json()?;
         let session_id = map.get("session")?.get("id")?.as_str()?;
         let action = resolve_action(c, &req.action).ok()?;
         let declared = c.shapes.get(&action)?.session_counters();
@@ -551,7 +552,7 @@ impl Engine {
             })
         };
         let (counts, reservation) = tracker.reserve(session_id, &action.to_string(), repo.as_deref(), now);
-        let mut map = map.as_ref().clone();
+        let mut map = map.into_owned();
         if let Some(Value::Object(session)) = map.get_mut("session") {
             for name in declared {
                 let value = match name {
@@ -593,9 +594,11 @@ impl Engine {
     }
 
     fn evaluate(&self, c: &Compiled, req: &Request, now: SystemTime) -> Result<Evaluation, RequestError> {
-        if let RequestContext::Json(map) = &req.context {
+        match &req.context {
             // Requests built in Rust (`with_context_json`) skip `Request::from_json`.
-            check_depth(map)?;
+            RequestContext::Json(map) => check_depth(map)?,
+            RequestContext::Values(attrs) => check_values(attrs)?,
+            RequestContext::Typed(_) => {}
         }
         let action = resolve_action(c, &req.action)?;
         let mut unknown_entities = Vec::new();
@@ -877,7 +880,7 @@ fn fast_request(
     action: &EntityUid,
     now: SystemTime,
 ) -> Fast<Result<cedar_policy::Request, RequestError>> {
-    let (Some(shape), RequestContext::Json(map)) = (c.shapes.get(action), &req.context) else {
+    let (Some(shape), Some(map)) = (c.shapes.get(action), req.context.json()) else {
         return Fast::Fallback;
     };
     let Some(record) = &shape.context else { return Fast::Fallback };
@@ -890,7 +893,7 @@ fn fast_request(
         }
     }
     let stamp = shape.declares_now.then(|| format_rfc3339_millis(now));
-    let pairs = match context_pairs(map, record, stamp.as_deref()) {
+    let pairs = match context_pairs(&map, record, stamp.as_deref()) {
         Fast::Done(p) => p,
         Fast::Fallback => return Fast::Fallback,
         Fast::Invalid(m) => return Fast::Invalid(format!("invalid context: {m}")),
@@ -911,9 +914,7 @@ fn fast_env<'c>(
     now: SystemTime,
     unknown_entities: &mut Vec<EntityUid>,
 ) -> Option<crate::fast::Env<'c>> {
-    let (Some(shape), RequestContext::Json(map)) = (c.shapes.get(action), &req.context) else {
-        return None;
-    };
+    let shape = c.shapes.get(action)?;
     let record = shape.context.as_ref()?;
     for (uid, allowed) in [(&req.principal, &shape.principal_types), (&req.resource, &shape.resource_types)] {
         if !allowed.contains(&uid.type_name().to_string()) {
@@ -925,7 +926,11 @@ fn fast_env<'c>(
         true => Some(crate::fast::time::clock_millis(now)?),
         false => None,
     };
-    let context = crate::fast::convert_context(map, record, now_ms)?;
+    let context = match &req.context {
+        RequestContext::Json(map) => crate::fast::convert_context(map, record, now_ms)?,
+        RequestContext::Values(attrs) => crate::fast::convert_context_values(attrs, record, now_ms)?,
+        RequestContext::Typed(_) => return None,
+    };
     let store = &c.fast.store;
     Some(crate::fast::Env {
         store,
@@ -945,8 +950,8 @@ fn build_context(
 ) -> Result<Context, RequestError> {
     let needs_now = c.shapes.get(action).is_some_and(|s| s.declares_now);
     match ctx {
-        RequestContext::Json(map) => {
-            let mut map = map.as_ref().clone();
+        RequestContext::Json(_) | RequestContext::Values(_) => {
+            let mut map = ctx.json().map(std::borrow::Cow::into_owned).unwrap_or_default();
             if needs_now {
                 let stamp = format_rfc3339_millis(now);
                 map.insert("now".into(), serde_json::json!({"__extn": {"fn": "datetime", "arg": stamp}}));

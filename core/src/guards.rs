@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::{format_rfc3339_millis, parse_cedar_datetime};
 use crate::compile::PolicyInfo;
+use crate::request::ContextValue;
 
 /// What can be revoked.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -107,23 +108,82 @@ fn guard(id: &str, detail: String) -> Arc<PolicyInfo> {
     })
 }
 
-fn context_id<'a>(context: Option<&'a Map<String, Value>>, record: &str) -> Option<&'a str> {
-    context?.get(record)?.get("id")?.as_str()
+/// A request's context as the guards read it: `session.id`, `credential.id`,
+/// `credential.issued_at` and `credential.expires_at`.
+#[derive(Clone, Copy)]
+pub(crate) enum GuardContext<'a> {
+    /// The JSON form.
+    Json(&'a Map<String, Value>),
+    /// The [`ContextValue`] form, read in place (the last of repeated keys
+    /// counts, as when it is read as JSON).
+    Values(&'a [(String, ContextValue)]),
 }
 
-/// The guard that denies this request, if any. `context` is the request's JSON
+fn last<'a>(attrs: &'a [(String, ContextValue)], key: &str) -> Option<&'a ContextValue> {
+    attrs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+fn field<'a>(v: &'a ContextValue, key: &str) -> Option<&'a ContextValue> {
+    match v {
+        ContextValue::Record(attrs) => last(attrs, key),
+        _ => None,
+    }
+}
+
+impl<'a> GuardContext<'a> {
+    fn id(self, record: &str) -> Option<&'a str> {
+        match self {
+            Self::Json(m) => m.get(record)?.get("id")?.as_str(),
+            Self::Values(attrs) => match field(last(attrs, record)?, "id")? {
+                ContextValue::String(s) => Some(s),
+                _ => None,
+            },
+        }
+    }
+
+    /// `credential.<key>`: absent, its datetime text, or (unreadable) how it reads.
+    fn credential_time(self, key: &str) -> Option<Result<&'a str, String>> {
+        match self {
+            Self::Json(m) => {
+                let v = m.get("credential")?.get(key)?;
+                Some(datetime_text(v).ok_or_else(|| v.to_string()))
+            }
+            Self::Values(attrs) => {
+                let v = field(last(attrs, "credential")?, key)?;
+                Some(values_datetime_text(v).ok_or_else(|| v.to_json().to_string()))
+            }
+        }
+    }
+}
+
+/// [`datetime_text`] for the [`ContextValue`] form.
+fn values_datetime_text(v: &ContextValue) -> Option<&str> {
+    match v {
+        ContextValue::String(s) => Some(s),
+        ContextValue::Record(attrs) => {
+            let call = last(attrs, "__extn").unwrap_or(v);
+            match (field(call, "fn")?, field(call, "arg")?) {
+                (ContextValue::String(f), ContextValue::String(arg)) if f == "datetime" => Some(arg),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The guard that denies this request, if any. `context` is the request's
 /// context, when it has one.
 pub(crate) fn check(
     revoked: &Revocations,
     principal: &EntityUid,
-    context: Option<&Map<String, Value>>,
+    context: Option<GuardContext<'_>>,
     now: SystemTime,
 ) -> Option<Arc<PolicyInfo>> {
     if !revoked.by_subject.is_empty() {
         let candidates = [
             Some(Subject::agent(principal)),
-            context_id(context, "session").map(|s| Subject::Session(s.to_string())),
-            context_id(context, "credential").map(|c| Subject::Credential(c.to_string())),
+            context.and_then(|c| c.id("session")).map(|s| Subject::Session(s.to_string())),
+            context.and_then(|c| c.id("credential")).map(|c| Subject::Credential(c.to_string())),
         ];
         for subject in candidates.into_iter().flatten() {
             if let Some(r) = revoked.by_subject.get(&subject) {
@@ -134,17 +194,17 @@ pub(crate) fn check(
             }
         }
     }
-    let credential = context.and_then(|c| c.get("credential"));
     // Absent: nothing to check. Present but unreadable: deny (fail closed).
     let instant = |key: &str| -> Result<Option<SystemTime>, Arc<PolicyInfo>> {
-        match credential.and_then(|c| c.get(key)) {
+        let unreadable = |v: &str| {
+            guard("guard:credential-invalid", format!("credential.{key} is not a datetime the engine can read: {v}"))
+        };
+        match context.and_then(|c| c.credential_time(key)) {
             None => Ok(None),
-            Some(v) => datetime_text(v).and_then(parse_cedar_datetime).map(Some).ok_or_else(|| {
-                guard(
-                    "guard:credential-invalid",
-                    format!("credential.{key} is not a datetime the engine can read: {v}"),
-                )
-            }),
+            Some(Ok(text)) => {
+                parse_cedar_datetime(text).map(Some).ok_or_else(|| unreadable(&Value::from(text).to_string()))
+            }
+            Some(Err(shown)) => Err(unreadable(&shown)),
         }
     };
     let (expires, issued) = match (instant("expires_at"), instant("issued_at")) {

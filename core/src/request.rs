@@ -35,6 +35,63 @@ pub(crate) enum RequestContext {
     Json(Arc<Map<String, Value>>),
     /// Already-typed Cedar values: no JSON on the decision path.
     Typed(Arc<Vec<(String, RestrictedExpression)>>),
+    /// Cedar's JSON data model without JSON (what the bindings build): the
+    /// compiled evaluator converts it directly; other paths see it as JSON.
+    Values(Arc<Vec<(String, ContextValue)>>),
+}
+
+/// A context value in Cedar's JSON data model, built without JSON text or
+/// hashed maps: the form the Python and Node bindings convert their host
+/// objects to. It means exactly what the same JSON means
+/// ([`ContextValue::to_json`]): strings become `datetime`/`duration` where
+/// the schema declares one, a record with a key `__extn` or `__entity` is
+/// Cedar's escape, and when a record repeats a key the last one counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A Cedar `Long` (64-bit signed).
+    Long(i64),
+    /// A string (or the text of an extension value the schema declares).
+    String(String),
+    /// A set, written as a JSON array.
+    Set(Vec<ContextValue>),
+    /// A record, attributes in order.
+    Record(Vec<(String, ContextValue)>),
+}
+
+impl ContextValue {
+    /// The same value as JSON.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Bool(b) => Value::Bool(*b),
+            Self::Long(n) => Value::from(*n),
+            Self::String(s) => Value::String(s.clone()),
+            Self::Set(items) => Value::Array(items.iter().map(Self::to_json).collect()),
+            Self::Record(attrs) => Value::Object(record_json(attrs)),
+        }
+    }
+}
+
+/// A record of context values as a JSON object (the last of repeated keys wins).
+pub(crate) fn record_json(attrs: &[(String, ContextValue)]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (k, v) in attrs {
+        map.insert(k.clone(), v.to_json());
+    }
+    map
+}
+
+impl RequestContext {
+    /// The context as a JSON map, converted for the [`ContextValue`] form;
+    /// `None` for typed Cedar values.
+    pub(crate) fn json(&self) -> Option<std::borrow::Cow<'_, Map<String, Value>>> {
+        match self {
+            Self::Json(m) => Some(std::borrow::Cow::Borrowed(m.as_ref())),
+            Self::Values(attrs) => Some(std::borrow::Cow::Owned(record_json(attrs))),
+            Self::Typed(_) => None,
+        }
+    }
 }
 
 /// "May this principal do this action to this resource, in this context?"
@@ -87,6 +144,14 @@ impl Request {
     /// Replaces the context with Cedar JSON (parsed against the schema when decided).
     pub fn with_context_json(mut self, context: Map<String, Value>) -> Self {
         self.context = RequestContext::Json(Arc::new(context));
+        self
+    }
+
+    /// Replaces the context with values in Cedar's JSON data model (see
+    /// [`ContextValue`]): the same meaning as [`Request::with_context_json`]
+    /// without building JSON maps; what the bindings use.
+    pub fn with_context(mut self, context: Vec<(String, ContextValue)>) -> Self {
+        self.context = RequestContext::Values(Arc::new(context));
         self
     }
 
@@ -200,6 +265,37 @@ fn json_kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// Like [`check_depth`], for the [`ContextValue`] form.
+pub(crate) fn check_values(context: &[(String, ContextValue)]) -> Result<(), RequestError> {
+    let mut stack: Vec<(&ContextValue, usize)> = context.iter().map(|(_, v)| (v, 1)).collect();
+    let (mut values, mut bytes) = (context.len(), context.iter().map(|(k, _)| k.len()).sum::<usize>());
+    while let Some((v, depth)) = stack.pop() {
+        if depth > MAX_CONTEXT_DEPTH {
+            return Err(RequestError::Limit(format!("context is nested deeper than {MAX_CONTEXT_DEPTH} levels")));
+        }
+        match v {
+            ContextValue::Set(items) => {
+                values += items.len();
+                stack.extend(items.iter().map(|i| (i, depth + 1)));
+            }
+            ContextValue::Record(attrs) => {
+                values += attrs.len();
+                bytes += attrs.iter().map(|(k, _)| k.len()).sum::<usize>();
+                stack.extend(attrs.iter().map(|(_, i)| (i, depth + 1)));
+            }
+            ContextValue::String(s) => bytes += s.len(),
+            ContextValue::Bool(_) | ContextValue::Long(_) => {}
+        }
+        if values > MAX_CONTEXT_VALUES {
+            return Err(RequestError::Limit(format!("context holds more than {MAX_CONTEXT_VALUES} values")));
+        }
+        if bytes > MAX_REQUEST_BYTES {
+            return Err(RequestError::Limit(format!("context holds more than {MAX_REQUEST_BYTES} bytes of text")));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses context nested deeper than [`MAX_CONTEXT_DEPTH`], holding more than

@@ -285,8 +285,9 @@ pub(crate) fn context_pairs(
             Fast::Invalid(m) => return Fast::Invalid(m),
         }
     }
-    for (name, (_, required)) in &record.attrs {
-        let supplied = map.contains_key(name) || (now.is_some() && name == "now");
+    // In name order, so the message names the same attribute every time.
+    for (name, _, required) in &record.sorted {
+        let supplied = map.contains_key(&**name) || (now.is_some() && &**name == "now");
         if *required && !supplied {
             return Fast::Invalid(format!("required attribute `{name}` is missing"));
         }
@@ -337,7 +338,7 @@ fn value(v: &Value, ty: &Ty, path: &str) -> Fast<RestrictedExpression> {
                     Fast::Fallback => return Fast::Fallback,
                 }
             }
-            if let Some((name, _)) = r.attrs.iter().find(|(name, (_, req))| *req && !o.contains_key(*name)) {
+            if let Some((name, _, _)) = r.sorted.iter().find(|(name, _, req)| *req && !o.contains_key(&**name)) {
                 return Fast::Invalid(format!("`{path}.{name}` is required"));
             }
             match RestrictedExpression::new_record(fields) {

@@ -14,6 +14,7 @@ use serde_json::{Map, Value as Json};
 use super::eval::apply_ext;
 use super::time::{parse_datetime, parse_duration};
 use super::{ActionScope, Attrs, BinOp, EntityData, Expr, ExtFn, FastPolicy, Names, Pat, Scope, Store, Value, Var};
+use crate::request::ContextValue;
 use crate::request_shape::ActionShape;
 use crate::request_shape::{Ext, Record, Ty};
 
@@ -390,6 +391,69 @@ fn json_value(v: &Json, ty: &Ty) -> Option<Value> {
                 return None;
             }
             Value::Record(sorted(attrs))
+        }
+        _ => return None,
+    })
+}
+
+/// [`convert_context`] for the [`ContextValue`] form: the same conversion,
+/// and `None` (Cedar's path) for anything it would refuse. A record that
+/// repeats a key also goes to Cedar's path, which reads it as JSON does.
+pub(crate) fn convert_context_values(
+    attrs: &[(String, ContextValue)],
+    record: &Record,
+    now: Option<i64>,
+) -> Option<Value> {
+    let mut out: Vec<(Arc<str>, Value)> = Vec::with_capacity(attrs.len() + 1);
+    let mut required = 0usize;
+    for (k, v) in attrs {
+        if now.is_some() && k == "now" {
+            continue;
+        }
+        let (name, ty, req) = record.get(k)?;
+        required += usize::from(*req);
+        out.push((Arc::clone(name), context_value(v, ty)?));
+    }
+    if let Some(now) = now {
+        required += usize::from(record.get("now").is_some_and(|a| a.2));
+        let name = record.get("now").map_or_else(|| Arc::from("now"), |a| Arc::clone(&a.0));
+        out.push((name, Value::Datetime(now)));
+    }
+    unique_record(out, required, record.required)
+}
+
+/// The record, when its keys are unique and every required attribute is there.
+fn unique_record(attrs: Vec<(Arc<str>, Value)>, required: usize, wanted: usize) -> Option<Value> {
+    let attrs = sorted(attrs);
+    if required != wanted || attrs.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
+        return None;
+    }
+    Some(Value::Record(attrs))
+}
+
+fn context_value(v: &ContextValue, ty: &Ty) -> Option<Value> {
+    Some(match (ty, v) {
+        (Ty::String, ContextValue::String(s)) => Value::Str(Arc::from(s.as_str())),
+        (Ty::Long, ContextValue::Long(n)) => Value::Long(*n),
+        (Ty::Bool, ContextValue::Bool(b)) => Value::Bool(*b),
+        (Ty::Ext(Ext::Datetime), ContextValue::String(s)) => Value::Datetime(parse_datetime(s)?),
+        (Ty::Ext(Ext::Duration), ContextValue::String(s)) => Value::Duration(parse_duration(s)?),
+        (Ty::Set(elem), ContextValue::Set(items)) => {
+            Value::Set(items.iter().map(|i| context_value(i, elem)).collect::<Option<Vec<_>>>()?.into())
+        }
+        (Ty::Record(r), ContextValue::Record(o)) => {
+            let mut attrs = Vec::with_capacity(o.len());
+            let mut required = 0usize;
+            for (k, item) in o {
+                // An escape (`__extn`, `__entity`) is Cedar's to interpret.
+                if k == "__extn" || k == "__entity" {
+                    return None;
+                }
+                let (name, t, req) = r.get(k)?;
+                required += usize::from(*req);
+                attrs.push((Arc::clone(name), context_value(item, t)?));
+            }
+            return unique_record(attrs, required, r.required);
         }
         _ => return None,
     })
