@@ -18,9 +18,72 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use agentauthz::ContextValue;
 use napi::bindgen_prelude::{Function, JsObjectValue, KeyCollectionMode, KeyConversion, KeyFilter, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
 use serde_json::{Map, Value};
+
+/// A converted JS value: JSON's data model, objects in property order.
+pub(crate) enum Tree {
+    Null,
+    Bool(bool),
+    Long(i64),
+    String(String),
+    Array(Vec<Tree>),
+    Object(Vec<(String, Tree)>),
+}
+
+impl Tree {
+    /// The value as JSON.
+    pub(crate) fn into_json(self) -> Value {
+        match self {
+            Tree::Null => Value::Null,
+            Tree::Bool(b) => Value::Bool(b),
+            Tree::Long(n) => Value::from(n),
+            Tree::String(s) => Value::String(s),
+            Tree::Array(items) => Value::Array(items.into_iter().map(Tree::into_json).collect()),
+            Tree::Object(fields) => {
+                let mut map = Map::new();
+                for (k, v) in fields {
+                    map.insert(k, v.into_json());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// The value as a core context value; `Err` gives it back as JSON when it
+    /// holds a `null` (which only the JSON path reports as the core does).
+    pub(crate) fn into_context(self) -> Result<ContextValue, Value> {
+        if self.has_null() {
+            return Err(self.into_json());
+        }
+        Ok(self.context_value())
+    }
+
+    fn has_null(&self) -> bool {
+        match self {
+            Tree::Null => true,
+            Tree::Array(items) => items.iter().any(Tree::has_null),
+            Tree::Object(fields) => fields.iter().any(|(_, v)| v.has_null()),
+            _ => false,
+        }
+    }
+
+    fn context_value(self) -> ContextValue {
+        match self {
+            // Excluded by `has_null`.
+            Tree::Null => ContextValue::Set(Vec::new()),
+            Tree::Bool(b) => ContextValue::Bool(b),
+            Tree::Long(n) => ContextValue::Long(n),
+            Tree::String(s) => ContextValue::String(s),
+            Tree::Array(items) => ContextValue::Set(items.into_iter().map(Tree::context_value).collect()),
+            Tree::Object(fields) => {
+                ContextValue::Record(fields.into_iter().map(|(k, v)| (k, v.context_value())).collect())
+            }
+        }
+    }
+}
 
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -107,17 +170,17 @@ impl<'env> Walker<'env> {
     }
 
     /// Converts `value`; `Ok(None)` for `undefined`.
-    pub(crate) fn convert(&mut self, value: Unknown<'env>) -> Result<Option<Value>, ConvertError> {
+    pub(crate) fn convert(&mut self, value: Unknown<'env>) -> Result<Option<Tree>, ConvertError> {
         self.charge(VALUE_COST)?;
         match value.get_type()? {
             ValueType::Undefined => Ok(None),
-            ValueType::Null => Ok(Some(Value::Null)),
-            ValueType::Boolean => Ok(Some(Value::Bool(value.coerce_to_bool()?))),
+            ValueType::Null => Ok(Some(Tree::Null)),
+            ValueType::Boolean => Ok(Some(Tree::Bool(value.coerce_to_bool()?))),
             ValueType::Number => {
                 let n = value.coerce_to_number()?.get_double()?;
                 self.number(n).map(Some)
             }
-            ValueType::String => self.string(&value).map(|s| Some(Value::String(s))),
+            ValueType::String => self.string(&value).map(|s| Some(Tree::String(s))),
             ValueType::BigInt => self.bigint(&value).map(Some),
             ValueType::Object => self.object(value).map(Some),
             ValueType::Function => Err(self.invalid("a function is not a value")),
@@ -126,7 +189,7 @@ impl<'env> Walker<'env> {
         }
     }
 
-    fn object(&mut self, value: Unknown<'env>) -> Result<Value, ConvertError> {
+    fn object(&mut self, value: Unknown<'env>) -> Result<Tree, ConvertError> {
         if value.is_date()? {
             let ms = value.coerce_to_number()?.get_double()?;
             if ms.is_nan() {
@@ -169,7 +232,7 @@ impl<'env> Walker<'env> {
         self.limit(format!("nested deeper than {} levels", self.limits.depth_shown))
     }
 
-    fn array(&mut self, arr: &Object<'env>) -> Result<Value, ConvertError> {
+    fn array(&mut self, arr: &Object<'env>) -> Result<Tree, ConvertError> {
         let len = arr.get_array_length_unchecked()?;
         self.charge((len as usize).saturating_mul(VALUE_COST))?;
         let mut items = Vec::with_capacity(len as usize);
@@ -182,10 +245,10 @@ impl<'env> Walker<'env> {
             }
             self.path.pop();
         }
-        Ok(Value::Array(items))
+        Ok(Tree::Array(items))
     }
 
-    fn record(&mut self, obj: &Object<'env>) -> Result<Value, ConvertError> {
+    fn record(&mut self, obj: &Object<'env>) -> Result<Tree, ConvertError> {
         let to_json: Unknown<'env> = obj.get_named_property("toJSON")?;
         if to_json.get_type()? == ValueType::Function {
             let f: Function<'env, String, Unknown<'env>> = obj.get_named_property("toJSON")?;
@@ -206,7 +269,7 @@ impl<'env> Walker<'env> {
             KeyConversion::NumbersToStrings,
         )?;
         let len = keys.get_array_length_unchecked()?;
-        let mut map = Map::new();
+        let mut fields = Vec::with_capacity(len as usize);
         for i in 0..len {
             let key: Unknown<'env> = keys.get_element(i)?;
             if key.get_type()? != ValueType::String {
@@ -218,11 +281,11 @@ impl<'env> Walker<'env> {
             let converted = self.convert(item)?;
             if let Some(Segment::Key(name)) = self.path.pop() {
                 if let Some(v) = converted {
-                    map.insert(name, v);
+                    fields.push((name, v));
                 }
             }
         }
-        Ok(Value::Object(map))
+        Ok(Tree::Object(fields))
     }
 
     fn string(&mut self, value: &Unknown<'env>) -> Result<String, ConvertError> {
@@ -235,7 +298,7 @@ impl<'env> Walker<'env> {
         Ok(s.into_utf8()?.into_owned()?)
     }
 
-    fn number(&self, n: f64) -> Result<Value, ConvertError> {
+    fn number(&self, n: f64) -> Result<Tree, ConvertError> {
         if n.is_nan() {
             Err(self.invalid("NaN is not a number Cedar can hold"))
         } else if n.is_infinite() {
@@ -248,14 +311,14 @@ impl<'env> Walker<'env> {
         } else {
             // Exact: |n| <= 2^53 and n has no fraction.
             #[allow(clippy::cast_possible_truncation)]
-            Ok(Value::from(n as i64))
+            Ok(Tree::Long(n as i64))
         }
     }
 
-    fn bigint(&self, value: &Unknown<'env>) -> Result<Value, ConvertError> {
+    fn bigint(&self, value: &Unknown<'env>) -> Result<Tree, ConvertError> {
         let text = value.coerce_to_string()?.into_utf8()?.into_owned()?;
         match text.parse::<i64>() {
-            Ok(i) => Ok(Value::from(i)),
+            Ok(i) => Ok(Tree::Long(i)),
             Err(_) => Err(self.invalid(&format!("{text}n does not fit in a 64-bit signed integer (Cedar's Long)"))),
         }
     }
@@ -304,11 +367,11 @@ impl<'env> Walker<'env> {
 }
 
 /// An RFC 3339 UTC instant with milliseconds, for non-negative epoch milliseconds.
-fn date_text(ms: f64) -> Value {
+fn date_text(ms: f64) -> Tree {
     // Finite, non-negative and at most 8.64e15 (the JS Date range): exact in u64.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let t = UNIX_EPOCH + Duration::from_millis(ms as u64);
-    Value::String(agentauthz::format_rfc3339_millis(t))
+    Tree::String(agentauthz::format_rfc3339_millis(t))
 }
 
 fn is_identifier(k: &str) -> bool {

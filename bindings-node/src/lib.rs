@@ -16,15 +16,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agentauthz::cedar_policy::EntityUid;
 use agentauthz::{
-    ApprovalError, Enforcement, ErrorMode, GrantSpec, NamedText, PolicySources, Request, RequestError, SessionLimits,
-    Subject,
+    ApprovalError, ContextValue, Enforcement, ErrorMode, GrantSpec, NamedText, PolicySources, Request, RequestError,
+    SessionLimits, Subject,
 };
 use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, Task, ValueType};
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::convert::{ConvertError, Walker, DATA_LIMITS, REQUEST_LIMITS};
+use crate::convert::{ConvertError, Tree, Walker, DATA_LIMITS, REQUEST_LIMITS};
+
+/// The allocator for the addon's Rust allocations: a decision allocates and
+/// frees a few dozen small objects, which glibc's malloc makes a large share
+/// of a call's cost.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::errors::{approval_error, cases_error, file_error, load_error, request_error};
 use crate::output::{grant_object, revocation_object, JsCase, JsDecision, JsPolicyInfo};
 
@@ -379,7 +385,22 @@ fn js_request(env: &Env, value: Unknown<'_>) -> napi::Result<Result<Request, Req
     }
     let mut walker = Walker::new(env, REQUEST_LIMITS, "");
     match walker.convert(value) {
-        Ok(Some(v)) => Ok(Request::from_json(&v)),
+        Ok(Some(Tree::Object(mut fields))) => {
+            // The context goes to the core as values (no JSON maps); the rest
+            // is read as the JSON request form, with the same checks.
+            let context = match fields.iter().rposition(|(k, _)| k == "context") {
+                Some(i) if matches!(fields.get(i), Some((_, Tree::Object(_)))) => Some(fields.remove(i).1),
+                _ => None,
+            };
+            let rest = Tree::Object(fields).into_json();
+            match context.map(Tree::into_context) {
+                None => Ok(Request::from_json(&rest)),
+                Some(Ok(ContextValue::Record(attrs))) => Ok(Request::from_json(&rest).map(|r| r.with_context(attrs))),
+                Some(Ok(other)) => Ok(Request::from_json(&with_context(rest, other.to_json()))),
+                Some(Err(json)) => Ok(Request::from_json(&with_context(rest, json))),
+            }
+        }
+        Ok(Some(v)) => Ok(Request::from_json(&v.into_json())),
         Ok(None) => Ok(Err(RequestError::Malformed("the request is undefined".into()))),
         Err(ConvertError::Js(e)) => Err(e),
         Err(e @ ConvertError::Invalid { limit: true, .. }) => Ok(Err(RequestError::Limit(e.describe()))),
@@ -392,6 +413,14 @@ fn js_request(env: &Env, value: Unknown<'_>) -> napi::Result<Result<Request, Req
             }
         }
     }
+}
+
+/// The JSON request `rest` with its `context` put back.
+fn with_context(mut rest: Value, context: Value) -> Value {
+    if let Value::Object(m) = &mut rest {
+        m.insert("context".into(), context);
+    }
+    rest
 }
 
 /// `Date`, epoch milliseconds or RFC 3339 text to an instant; `what` names
@@ -452,7 +481,7 @@ fn sources_from(env: &Env, obj: &Object<'_>, call: &str) -> napi::Result<PolicyS
         ValueType::Object => {
             let mut walker = Walker::new(env, DATA_LIMITS, "options.entities");
             match walker.convert(entities_value) {
-                Ok(v) => Some(v.unwrap_or(Value::Null).to_string()),
+                Ok(v) => Some(v.map_or(Value::Null, Tree::into_json).to_string()),
                 Err(ConvertError::Js(e)) => return Err(e),
                 Err(e) => return Err(request_error(env, format!("{call}: {}", e.describe()))),
             }
