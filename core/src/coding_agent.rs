@@ -19,11 +19,11 @@
 
 use std::time::SystemTime;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::clock::format_rfc3339_millis;
 use crate::error::RequestError;
-use crate::request::Request;
+use crate::request::{ContextValue, Request};
 
 /// The actions of the coding-agent model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -158,17 +158,20 @@ pub struct ToolCall {
     agent: String,
     action: Action,
     resource: Resource,
-    context: Map<String, Value>,
+    context: Vec<(String, ContextValue)>,
 }
 
 impl ToolCall {
     /// `Agent::"<agent>"` wants to do `action` to `resource`.
     pub fn new(agent: impl Into<String>, action: Action, resource: Resource) -> Self {
-        Self { agent: agent.into(), action, resource, context: Map::new() }
+        Self { agent: agent.into(), action, resource, context: Vec::new() }
     }
 
-    fn set(mut self, key: &str, value: Value) -> Self {
-        self.context.insert(key.to_string(), value);
+    fn set(mut self, key: &str, value: ContextValue) -> Self {
+        match self.context.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.context.push((key.to_string(), value)),
+        }
         self
     }
 
@@ -176,58 +179,65 @@ impl ToolCall {
     pub fn credential(self, c: Credential) -> Self {
         self.set(
             "credential",
-            json!({
-                "id": c.id,
-                "issued_at": format_rfc3339_millis(c.issued_at),
-                "expires_at": format_rfc3339_millis(c.expires_at),
-                "scopes": c.scopes,
-            }),
+            record([
+                ("id", text(c.id)),
+                ("issued_at", text(format_rfc3339_millis(c.issued_at))),
+                ("expires_at", text(format_rfc3339_millis(c.expires_at))),
+                ("scopes", ContextValue::Set(c.scopes.into_iter().map(ContextValue::String).collect())),
+            ]),
         )
     }
 
     /// The session and its counters.
     pub fn session(self, s: Session) -> Self {
-        self.set("session", json!({"id": s.id, "actions": s.actions, "repos_touched": s.repos_touched}))
+        self.set(
+            "session",
+            record([
+                ("id", text(s.id)),
+                ("actions", ContextValue::Long(s.actions)),
+                ("repos_touched", ContextValue::Long(s.repos_touched)),
+            ]),
+        )
     }
 
     /// A human approval obtained after an `ask` from `owner`.
     pub fn approval(self, owner: impl Into<String>, approver: impl Into<String>) -> Self {
-        self.set("approval", json!({"owner": owner.into(), "approver": approver.into()}))
+        self.set("approval", record([("owner", text(owner)), ("approver", text(approver))]))
     }
 
     /// The target branch name.
     pub fn branch(self, branch: impl Into<String>) -> Self {
-        self.set("branch", Value::String(branch.into()))
+        self.set("branch", text(branch))
     }
 
     /// The file path touched.
     pub fn path(self, path: impl Into<String>) -> Self {
-        self.set("path", Value::String(path.into()))
+        self.set("path", text(path))
     }
 
     /// The host called.
     pub fn host(self, host: impl Into<String>) -> Self {
-        self.set("host", Value::String(host.into()))
+        self.set("host", text(host))
     }
 
     /// The URL called.
     pub fn url(self, url: impl Into<String>) -> Self {
-        self.set("url", Value::String(url.into()))
+        self.set("url", text(url))
     }
 
     /// The shell command line.
     pub fn command(self, command: impl Into<String>) -> Self {
-        self.set("command", Value::String(command.into()))
+        self.set("command", text(command))
     }
 
     /// The size of the change in lines.
     pub fn diff_lines(self, lines: i64) -> Self {
-        self.set("diff_lines", Value::from(lines))
+        self.set("diff_lines", ContextValue::Long(lines))
     }
 
     /// The target environment name.
     pub fn environment(self, env: impl Into<String>) -> Self {
-        self.set("environment", Value::String(env.into()))
+        self.set("environment", text(env))
     }
 
     /// The request. `context.now` is added by the engine when it decides.
@@ -236,6 +246,14 @@ impl ToolCall {
         let principal = crate::request::entity_uid("Agent", &self.agent)?;
         let resource = crate::request::parse_entity_ref(&self.resource.to_json(), "resource")?;
         let action = crate::request::entity_uid("Action", self.action.as_str())?;
-        Ok(Request::with_action_uid(principal, action, resource).with_context_json(self.context))
+        Ok(Request::with_action_uid(principal, action, resource).with_context(self.context))
     }
+}
+
+fn text(s: impl Into<String>) -> ContextValue {
+    ContextValue::String(s.into())
+}
+
+fn record<const N: usize>(fields: [(&str, ContextValue); N]) -> ContextValue {
+    ContextValue::Record(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
