@@ -54,6 +54,9 @@ export declare class Verdict {
   approved: boolean | null
   /** The refusal text when the tool does not run. */
   message: string | null
+  /** The engine's allow after an approved ask (the guard hands the approval to
+   *  `engine.approve` and decides the call again), or null. */
+  approval: Decision | null
   readonly error: string | null
   /** Whether the tool runs: allowed, or asked and approved. */
   get proceed(): boolean
@@ -89,6 +92,8 @@ export interface ToolGuardOptions {
   default?: ToolRule
   /** Asked on `ask` (with the verdict: decision.askOwner, decision.approvalId, call); must return/resolve to `true` to run. Without one, an ask is refused. */
   approver?: (verdict: Verdict) => boolean | Promise<boolean>
+  /** Who approvals are recorded as (`engine.approve`); default `approver`. */
+  approverName?: string
   /** Receives every verdict, after the approver answered (where an audit log plugs in). */
   onDecision?: (verdict: Verdict) => void
   /** The text the model reads when a call does not run. */

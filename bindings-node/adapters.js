@@ -44,6 +44,8 @@ class Verdict {
     this.approved = null
     this.message = null
     this.error = error
+    /** The engine's allow after an approved ask (the approval handed to the engine), or null. */
+    this.approval = null
   }
 
   /** Whether the tool runs: allowed, or asked and approved. */
@@ -86,7 +88,7 @@ class ToolGuard {
     if (!engine || typeof engine.authorize !== 'function') {
       throw new TypeError('ToolGuard: the first argument must be an agentauthz Engine')
     }
-    const { principal, rules, default: defaultRule, approver, onDecision, refusal } = options
+    const { principal, rules, default: defaultRule, approver, onDecision, refusal, approverName } = options
     this.engine = engine
     this.principal = principal ?? null
     this.defaultRule = toRule(defaultRule, 'ToolGuard default')
@@ -98,6 +100,7 @@ class ToolGuard {
       if (fn !== undefined && fn !== null && typeof fn !== 'function') throw new TypeError(`ToolGuard: ${name} must be a function`)
     }
     this.approver = approver ?? null
+    this.approverName = approverName ?? 'approver'
     this.onDecision = onDecision ?? null
     this.refusal = refusal ?? ToolGuard.refusalText
   }
@@ -149,8 +152,29 @@ class ToolGuard {
 
   _settle(verdict, answer) {
     verdict.approved = answer === undefined ? null : answer === true
+    if (verdict.approved === true) this._applyApproval(verdict)
     if (verdict.approved !== true) verdict.message = this.refusal(verdict)
     return verdict
+  }
+
+  /** Hand an approved ask to the engine (one use, a short life) and decide it
+   *  again, so the engine and its audit log record the approved call; anything
+   *  but an allow (e.g. a revocation meanwhile) refuses. */
+  _applyApproval(verdict) {
+    let again
+    try {
+      this.engine.approve(verdict.decision.approvalId, this.approverName, { ttlSeconds: 1, uses: 1 })
+      again = this.engine.authorize(verdict.request)
+    } catch (e) {
+      verdict.approved = false
+      verdict.error = `the approval could not be applied: ${e && e.message ? e.message : e}`
+      return
+    }
+    verdict.approval = again
+    if (again.outcome !== 'allow') {
+      verdict.approved = false
+      verdict.error = `the engine decided ${again.outcome} after the approval`
+    }
   }
 
   _record(verdict) {

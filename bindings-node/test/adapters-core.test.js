@@ -111,6 +111,33 @@ test('ask runs only when the approver approves (sync or async); without one it i
   assert.deepEqual(ran, ['tmp'])
 })
 
+test('an approval goes through the engine: approve (one use) then decide again; a refusal then stops the tool', async () => {
+  const log = []
+  const guard = makeGuard(log, { approver: () => true, approverName: 'alice' })
+  const ran = []
+  assert.equal(await guard.run({ tool: 'delete_file', arguments: { path: 'tmp/a' } }, () => (ran.push('a'), 'deleted')), 'deleted')
+  let v = log.at(-1)
+  assert.deepEqual([v.outcome, v.approved, v.proceed], ['ask', true, true])
+  assert.equal(v.approval.outcome, 'allow')
+  assert.deepEqual(v.approval.reasons.map((r) => r.policyId ?? r), ['approval:' + v.decision.approvalId])
+  assert.match(JSON.stringify(v.approval), /alice/)
+  // one use: the same call asks again
+  assert.equal(guard.engine.authorize(v.request).outcome, 'ask')
+  // the engine refuses after the approval (the agent was revoked meanwhile): the tool does not run
+  const revoking = new ToolGuard(guard.engine, {
+    principal: 'Agent::"ci-bot"',
+    default: { context: typedArguments(TOOLS) },
+    onDecision: (x) => log.push(x),
+    approver: () => (guard.engine.revoke({ agent: 'Agent::"ci-bot"' }, 'incident'), true),
+  })
+  assert.notEqual(await revoking.run({ tool: 'delete_file', arguments: { path: 'tmp/b' } }, () => (ran.push('b'), 'deleted')), 'deleted')
+  v = log.at(-1)
+  assert.deepEqual([v.outcome, v.approved, v.proceed], ['ask', false, false])
+  assert.equal(v.approval.outcome, 'deny')
+  assert.match(v.error, /after the approval/)
+  assert.deepEqual(ran, ['a'])
+})
+
 test('fail closed on unmappable calls', async () => {
   const log = []
   const plain = new ToolGuard(toolsEngine(), { principal: 'Agent::"ci-bot"', onDecision: (v) => log.push(v) })

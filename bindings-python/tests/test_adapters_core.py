@@ -150,6 +150,39 @@ def test_ask_runs_only_when_the_approver_approves(tools_engine: agentauthz.Engin
     assert none_log == [v]
 
 
+def test_an_approval_goes_through_the_engine() -> None:
+    """An approved ask is handed to Engine.approve (one use, by approver_name)
+    and decided again: the engine allows it by the approval; if the engine
+    then refuses (the agent was revoked meanwhile), the tool does not run."""
+    tools_engine = agentauthz.Engine.from_dir(MCP_EXAMPLE)  # its own: approvals and revocations are state
+    log: List[Verdict] = []
+    g = make(tools_engine, log, approver=lambda v: True, approver_name="alice")
+    ran: List[str] = []
+    assert g.run(ToolCall("delete_file", {"path": "tmp/a"}), lambda: ran.append("a") or "deleted") == "deleted"
+    v = log[-1]
+    assert (v.outcome, v.approved, v.proceed) == ("ask", True, True)
+    assert v.approval is not None and v.approval.outcome == "allow"
+    assert [r.policy_id for r in v.approval.reasons] == ["approval:" + v.decision.approval_id]
+    assert "alice" in json.dumps(v.approval.to_dict())
+    # one use: the same call asks again next time
+    assert tools_engine.authorize('Agent::"ci-bot"', "delete_file", ("Tool", "delete_file"), {"path": "tmp/a"}).outcome == "ask"
+
+    def revoking(v: Verdict) -> bool:
+        tools_engine.revoke(agent='Agent::"ci-bot"', reason="incident")
+        return True
+
+    g2 = make(tools_engine, log, approver=revoking)
+    try:
+        assert g2.run(ToolCall("delete_file", {"path": "tmp/b"}), lambda: ran.append("b") or "deleted") != "deleted"
+    finally:
+        tools_engine.restore(agent='Agent::"ci-bot"')
+    v = log[-1]
+    assert (v.outcome, v.approved, v.proceed) == ("ask", False, False)
+    assert v.approval is not None and v.approval.outcome == "deny"
+    assert "after the approval" in (v.error or "")
+    assert ran == ["a"]
+
+
 def test_async_approver(tools_engine: agentauthz.Engine) -> None:
     log: List[Verdict] = []
 

@@ -114,10 +114,13 @@ class Verdict:
     refusal text when it does not. ``decision`` is the engine's
     :class:`~agentauthz.Decision` (``None`` when the request could not even be
     built, which is a deny, with ``error`` saying why); ``request`` the request
-    as a dict (principal, action, resource, context).
+    as a dict (principal, action, resource, context). ``approval`` is the
+    engine's allow after an approved ``ask``: the guard hands the approval to
+    the engine (``Engine.approve``) and decides the call again, so the engine
+    (and its audit log) records the approved call too.
     """
 
-    __slots__ = ("call", "request", "decision", "outcome", "approved", "message", "error")
+    __slots__ = ("call", "request", "decision", "outcome", "approved", "message", "error", "approval")
 
     def __init__(
         self,
@@ -135,6 +138,7 @@ class Verdict:
         self.approved: t.Optional[bool] = None
         self.message: t.Optional[str] = None
         self.error = error
+        self.approval: t.Any = None
 
     @property
     def proceed(self) -> bool:
@@ -187,7 +191,9 @@ class ToolGuard:
     that name no agent. ``rules`` maps tool names to :class:`ToolRule` s (or
     dicts); ``default`` is the rule for parts a tool's rule leaves open.
     ``approver`` (sync or async) is asked on ``ask``; without one an ``ask``
-    is refused. ``on_decision`` receives every :class:`Verdict` (after the
+    is refused. An approval is handed to the engine as one use by
+    ``approver_name`` (``Engine.approve``) and the call decided again; it
+    runs only if the engine then allows it. ``on_decision`` receives every :class:`Verdict` (after the
     approver answered). ``refusal`` turns a verdict that does not proceed
     into the text the model reads (default: :meth:`refusal_text`).
 
@@ -205,6 +211,7 @@ class ToolGuard:
         approver: t.Optional[Approver] = None,
         on_decision: t.Optional[t.Callable[[Verdict], t.Any]] = None,
         refusal: t.Optional[t.Callable[[Verdict], str]] = None,
+        approver_name: str = "approver",
     ) -> None:
         """Create a guard; see the class documentation."""
         self.engine = engine
@@ -214,6 +221,7 @@ class ToolGuard:
         for name, rule in (rules or {}).items():
             self._rules[name] = ToolRule.of(rule).over(self.default)
         self.approver = approver
+        self.approver_name = approver_name
         self.on_decision = on_decision
         self.refusal = refusal or self.refusal_text
 
@@ -278,9 +286,29 @@ class ToolGuard:
     def _settle(self, verdict: Verdict, approved: t.Any) -> Verdict:
         """Apply the approver's answer (``None``: there is no approver)."""
         verdict.approved = None if approved is None else approved is True
+        if verdict.approved is True:
+            self._apply_approval(verdict)
         if verdict.approved is not True:
             verdict.message = self.refusal(verdict)
         return verdict
+
+    def _apply_approval(self, verdict: Verdict) -> None:
+        """Hand an approved ask to the engine (one use) and decide it again;
+        anything but an allow (e.g. a revocation in between) refuses."""
+        req = verdict.request or {}
+        try:
+            # One use, and a short life: the call is decided again at once, and an
+            # approval left unused (the engine refused the call) soon lapses.
+            self.engine.approve(verdict.decision.approval_id, self.approver_name, ttl=1, uses=1)
+            again = self.engine.authorize(req["principal"], req["action"], req["resource"], req["context"])
+        except Exception as e:  # fail closed
+            verdict.approved = False
+            verdict.error = f"the approval could not be applied: {type(e).__name__}: {e}"
+            return
+        verdict.approval = again
+        if again.outcome != "allow":
+            verdict.approved = False
+            verdict.error = f"the engine decided {again.outcome} after the approval"
 
     def _record(self, verdict: Verdict) -> Verdict:
         if self.on_decision is not None:
