@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust: tests (unit, property, differential, conformance, CLI, docs)"
 cargo test --locked -p agentauthz -p agentauthz-cli -p agentauthz-hook
 
+step "Fuzzing: every cargo-fuzz target for \${FUZZ_SECONDS:-30} s (stable toolchain, RUSTC_BOOTSTRAP=1)"
+bash scripts/fuzz-short.sh
+
 step "Python binding: build (maturin, from source), install, test (incl. mypy stubtest)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet './bindings-python[test]'
