@@ -279,12 +279,16 @@ impl Store {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT ord, file, principal, text FROM prepared_policy WHERE hash = ?1 AND principal IS NULL \
-                 UNION ALL SELECT ord, file, principal, text FROM prepared_policy WHERE hash = ?1 AND principal = ?2 \
-                 ORDER BY 1",
+                // Both halves through the (hash, principal) index: left to itself, the
+                // planner walks every row of the hash in `ord` order (10,000 policies:
+                // ~8 ms instead of ~0.05 ms). Sorted by `ord` below.
+                "SELECT ord, file, principal, text FROM prepared_policy INDEXED BY prepared_policy_principal \
+                 WHERE hash = ?1 AND principal IS NULL UNION ALL \
+                 SELECT ord, file, principal, text FROM prepared_policy INDEXED BY prepared_policy_principal \
+                 WHERE hash = ?1 AND principal = ?2",
             )
             .map_err(db_err)?;
-        let rows = st
+        let mut rows = st
             .query_map(params![hash, principal], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
@@ -296,6 +300,7 @@ impl Store {
             .map_err(db_err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err)?;
+        rows.sort_by_key(|r| r.0);
         let mut want: BTreeMap<String, (i64, String)> = BTreeMap::new();
         let mut st = self
             .conn
