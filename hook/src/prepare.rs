@@ -58,7 +58,12 @@ pub fn load_engine_for(dir: &Path, store: &mut Store, principal: &str) -> Result
     let hash = content_hash(&sources);
     let engine = match store.validated(&hash) {
         Some(true) => {
-            let kept = store.policies_for(&hash, principal)?;
+            // A cache whose rows do not match their digests is not used: the
+            // folder is loaded and validated in full, as if never seen.
+            let Some(kept) = store.policies_for(&hash, principal)? else {
+                let engine = Engine::builder(sources).build().map_err(|e| e.to_string())?;
+                return Ok((engine, hash));
+            };
             let mut files: Vec<NamedText> = Vec::new();
             for (file, text) in kept {
                 match files.last_mut() {
@@ -112,6 +117,7 @@ fn per_policy(sources: &PolicySources) -> Option<Vec<CachedPolicy>> {
 mod tests {
     use super::*;
     use agentauthz::cases::{load_cases, run_cases};
+    use agentauthz::Outcome;
 
     /// The principal-filtered engine decides every example case exactly as the
     /// full engine does (outcome and deciding policies).
@@ -140,5 +146,112 @@ mod tests {
         }
         assert!(compared > 100, "{compared}");
         let _ = std::fs::remove_file(&path);
+    }
+
+    fn example() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent")
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("agentauthz-prepare-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    fn is_ci_bot(case: &agentauthz::cases::Case) -> bool {
+        agentauthz::Request::from_json(&case.request).is_ok_and(|r| r.principal().to_string() == "Agent::\"ci-bot\"")
+    }
+
+    /// Every example case's (outcome, deciding policies) with `engine`.
+    fn decisions(engine: &Engine) -> Vec<(Outcome, Vec<String>)> {
+        let cases = load_cases(example().join("cases.toml")).unwrap_or_else(|e| panic!("{e}"));
+        run_cases(engine, &cases)
+            .iter()
+            .map(|r| (r.decision.outcome, r.decision.reason_ids().iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    /// A damaged cache (a row's text replaced, or a forbid's row deleted) is
+    /// noticed and the folder is loaded in full: ci-bot's decisions stay those
+    /// of the full engine, never the damaged cache's.
+    #[test]
+    fn a_damaged_cache_is_not_used() {
+        let dir = example();
+        let path = temp("tamper.db");
+        let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (_, hash) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+        assert!(store.policies_for(&hash, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}")).is_some());
+        let full = decisions(&Engine::from_dir(&dir).unwrap_or_else(|e| panic!("{e}")));
+        let raw = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let edits = [
+            "UPDATE prepared_policy SET text = '@id(\"x\") permit (principal, action, resource);' \
+             WHERE ord = (SELECT min(ord) FROM prepared_policy WHERE text LIKE '%forbid%' AND principal IS NULL)",
+            "DELETE FROM prepared_policy WHERE ord = (SELECT max(ord) FROM prepared_policy WHERE text LIKE '%forbid%' \
+             AND (principal IS NULL OR principal = 'Agent::\"ci-bot\"'))",
+            "UPDATE prepared_policy SET principal = 'Agent::\"someone-else\"' \
+             WHERE ord = (SELECT min(ord) FROM prepared_policy WHERE text LIKE '%forbid%' AND principal IS NULL)",
+        ];
+        for edit in edits {
+            // Start each edit from a fresh, intact cache.
+            raw.execute_batch("DELETE FROM prepared; DELETE FROM prepared_policy; DELETE FROM prepared_group;")
+                .unwrap_or_else(|e| panic!("{e}"));
+            load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+            let changed = raw.execute(edit, []).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(changed, 1, "{edit}");
+            assert_eq!(
+                store.policies_for(&hash, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}")),
+                None,
+                "{edit}"
+            );
+            let (engine, _) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+            let cases = load_cases(dir.join("cases.toml")).unwrap_or_else(|e| panic!("{e}"));
+            let got = decisions(&engine);
+            for ((case, g), w) in cases.iter().zip(&got).zip(&full) {
+                if is_ci_bot(case) {
+                    assert_eq!(g, w, "{edit}: {}", case.name);
+                }
+            }
+        }
+        drop(store);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Editing a policy file changes the content hash: the next load validates
+    /// and uses the new text, never the cache of the old one.
+    #[test]
+    fn an_edited_policy_file_is_not_served_from_the_cache() {
+        let dir = temp("edited");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        for e in std::fs::read_dir(example()).unwrap_or_else(|e| panic!("{e}")) {
+            let p = e.unwrap_or_else(|e| panic!("{e}")).path();
+            if p.is_file() {
+                std::fs::copy(&p, dir.join(p.file_name().unwrap_or_default())).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let path = dir.join("state.db");
+        let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (engine, before) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+        let allowed_before = decisions(&engine).iter().filter(|d| d.0 == Outcome::Allow).count();
+        assert!(allowed_before > 0);
+        let (_, again) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, before);
+        let file = dir.join("20-identity.cedar");
+        let mut text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+        text.push_str("\n@id(\"stop-ci-bot\")\nforbid (principal == Agent::\"ci-bot\", action, resource);\n");
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        let (engine, after) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(after, before);
+        let cases = load_cases(example().join("cases.toml")).unwrap_or_else(|e| panic!("{e}"));
+        for (case, d) in cases.iter().zip(decisions(&engine)) {
+            if is_ci_bot(case) {
+                assert_ne!(d.0, Outcome::Allow, "{}", case.name);
+            }
+        }
+        // The cached (second) load of the edited folder decides the same.
+        let (cached, _) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(decisions(&cached), decisions(&engine));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -105,6 +105,7 @@ fn deny(reason: String) -> Verdict {
 }
 
 fn answer(protocol: &dyn Protocol, args: &HookArgs) -> (Verdict, Option<&'static str>) {
+    let timing = Timing::from_env();
     let mut text = String::new();
     if let Err(e) = std::io::stdin().take(MAX_INPUT).read_to_string(&mut text) {
         return (deny(format!("agentauthz: cannot read the hook input: {e}")), None);
@@ -121,11 +122,13 @@ fn answer(protocol: &dyn Protocol, args: &HookArgs) -> (Verdict, Option<&'static
         Ok(m) => m,
         Err(e) => return (deny(format!("agentauthz: {e}; denied")), Some(event)),
     };
+    timing.mark("input and mapping");
     let store_path = args.store.clone().unwrap_or_else(default_store);
     let mut store = match Store::open(&store_path) {
         Ok(s) => s,
         Err(e) => return (deny(format!("agentauthz: {e}; denied")), Some(event)),
     };
+    timing.mark("state store open");
     let agent = args.agent.clone().unwrap_or_else(|| protocol.name().to_string());
     let principal = format!("{}::{}", mapping.principal.entity_type, Value::String(agent.clone()));
     let (engine, policy_sha256) = match load_engine_for(&args.dir, &mut store, &principal) {
@@ -137,6 +140,7 @@ fn answer(protocol: &dyn Protocol, args: &HookArgs) -> (Verdict, Option<&'static
             )
         }
     };
+    timing.mark("policy load");
     let settings = HookSettings {
         agent,
         repo: args.repo.clone(),
@@ -144,7 +148,28 @@ fn answer(protocol: &dyn Protocol, args: &HookArgs) -> (Verdict, Option<&'static
         approve_command: format!("agentauthz state approve --store {}", shell_quote(&absolute(&store_path))),
         policy_sha256,
     };
-    (decide(&engine, &mut store, &mapping, &call, &settings), Some(event))
+    let verdict = decide(&engine, &mut store, &mapping, &call, &settings);
+    timing.mark("decision");
+    // The process ends after this answer: leave the engine's memory to the OS
+    // rather than walking every policy and entity to free it.
+    std::mem::forget(engine);
+    (verdict, Some(event))
+}
+
+/// `AGENTAUTHZ_HOOK_TIMING=1`: when each phase ended (ms since the hook began) on stderr
+/// (agents ignore a hook's stderr when it exits 0), to see where start-up goes.
+struct Timing(Option<std::time::Instant>);
+
+impl Timing {
+    fn from_env() -> Self {
+        Self(std::env::var_os("AGENTAUTHZ_HOOK_TIMING").filter(|v| v == "1").map(|_| std::time::Instant::now()))
+    }
+
+    fn mark(&self, phase: &str) {
+        if let Some(start) = self.0 {
+            eprintln!("agentauthz hook timing: {phase} done at {:.3} ms", start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
 }
 
 fn mapping(args: &HookArgs) -> Result<Mapping, String> {
