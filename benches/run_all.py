@@ -123,18 +123,26 @@ def samples_note(r: Dict[str, Any], total: int) -> str:
 
 def table(sizes: List[int], rust: Dict[int, Any], py: Dict[int, Any], node: Dict[int, Any]) -> List[str]:
     out = [
-        "| policies | runner | median µs | p99 µs | samples | decisions/s, 1 thread | decisions/s, 2 threads | load ms | heap KB / 1,000 policies |",
-        "|---:|---|---:|---:|---|---:|---:|---:|---:|",
+        "| policies | runner | median µs | p99 µs | samples | decisions/s, 1 thread | decisions/s, 2 threads | load ms | heap KB / 1,000 policies | RSS KB / 1,000 policies |",
+        "|---:|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for n in sizes:
         r = rust[n]
         total = r["requests"]
         mem = r["memory"]
         policy_heap = mem["engine"]["heap"] - mem["cedar_schema_entities"]["heap"]
+        policy_rss = mem["engine"]["rss"] - mem["cedar_schema_entities"]["rss"]
         a, c = r["agentauthz"], r["cedar"]
         rows = [
-            ("agentauthz (Rust, typed ToolCall)", a, a["dps1"], a["dps2"], a["load_us"], policy_heap),
-            ("plain Cedar `Authorizer`, whole set (Rust)", c, c["dps1"], c["dps2"], c["load_us"], mem["cedar_policies"]["heap"]),
+            ("agentauthz (Rust, typed ToolCall)", a, a["dps1"], a["dps2"], a["load_us"], (policy_heap, policy_rss)),
+            (
+                "plain Cedar `Authorizer`, whole set (Rust)",
+                c,
+                c["dps1"],
+                c["dps2"],
+                c["load_us"],
+                (mem["cedar_policies"]["heap"], mem["cedar_policies"]["rss"]),
+            ),
         ]
         if n in py:
             rows.append(("agentauthz (Python)", py[n]["agentauthz"], None, None, py[n]["agentauthz"]["load_us"], None))
@@ -148,10 +156,11 @@ def table(sizes: List[int], rust: Dict[int, Any], py: Dict[int, Any], node: Dict
                 rows.append(
                     (f"cedar-wasm {w['version']} `statefulIsAuthorized`, preparsed", w, None, None, w["load_us"], None)
                 )
-        for name, m, d1, d2, load, heap in rows:
+        for name, m, d1, d2, load, memory in rows:
+            heap, rss = memory if memory else (None, None)
             out.append(
                 f"| {n:,} | {name} | {us(m['median_us'])} | {us(m['p99_us'])} | {samples_note(m, total)} | "
-                f"{rate(d1)} | {rate(d2)} | {ms(load)} | {kb_per_1000(heap, n)} |"
+                f"{rate(d1)} | {rate(d2)} | {ms(load)} | {kb_per_1000(heap, n)} | {kb_per_1000(rss, n)} |"
             )
     return out
 
@@ -289,8 +298,9 @@ def main() -> None:
         "- Load ms: agentauthz `Engine::from_strings` (parse, validate against the schema, index; the median "
         "of 5 loads up to 1,000 policies, 3 at 10,000, 1 at 100,000); plain Cedar: parsing schema, policies "
         "and entities and building the requests; cedarpy and cedar-wasm: their parse / preparse calls.",
-        "- Heap KB / 1,000 policies: live heap bytes held after loading, counted by a counting global "
-        "allocator in a fresh process (`scale-report --memory`). agentauthz row: the engine minus the "
+        "- Heap and RSS KB / 1,000 policies: live heap bytes held after loading, counted by a counting global "
+        "allocator in a fresh process (`scale-report --memory`), and the growth of the process's resident set "
+        "over the same load (which also counts allocator slack and freed parse temporaries). agentauthz row: the engine minus the "
         "schema and entities it holds (at 10 policies the engine's fixed state dominates, so the per-1,000 "
         "figure means little there); plain Cedar row: `PolicySet::from_str` alone.",
         "",
