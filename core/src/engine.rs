@@ -436,7 +436,7 @@ impl Engine {
     /// The decision, and the request as decided when session counters filled it in.
     fn decide_at(&self, request: &Request, now: SystemTime) -> (Decision, Option<Request>) {
         let start = Instant::now();
-        let compiled = self.compiled.load_full();
+        let compiled = self.compiled.load();
         if self.mode != ErrorMode::Cedar {
             let typed;
             let context = match &request.context {

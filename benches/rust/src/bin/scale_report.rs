@@ -1,0 +1,359 @@
+//! Measures agentauthz against plain `cedar_policy::Authorizer` on workload
+//! folders written by `gen-workload`, and prints one JSON object per size
+//! (read by `benches/run_all.py`, which writes `benches/RESULTS.md`).
+//!
+//! ```text
+//! scale-report --dir DIR --sizes 10,1000 [--quick]
+//! scale-report --memory DIR engine|cedar-policies|cedar-schema-entities
+//! ```
+//!
+//! Per size: load time (`Engine::from_strings` on the files' texts); median
+//! and p99 of single decisions, each timed with `Instant` (agentauthz: every
+//! request built once with the typed `ToolCall` builder, outside the timed
+//! loop; plain Cedar: the whole policy set, pre-parsed entities and
+//! requests); decisions per second on 1 and 2 threads sharing one engine; and
+//! heap and RSS growth of loading, each measured in a fresh process
+//! (`--memory`) with a counting allocator. Every timed decision is compared
+//! with the outcome recorded in `requests.jsonl` (plain Cedar's, ask counted
+//! as deny): any difference exits non-zero.
+
+// The counting allocator below is the only unsafe code: it forwards to the
+// system allocator unchanged and adds up live bytes when asked to.
+#![allow(unsafe_code)]
+// Indexing is into vectors by indices taken modulo their (non-zero) lengths.
+#![allow(clippy::indexing_slicing)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use agentauthz::{Engine, Outcome, Request};
+use agentauthz_benches::workload::{read_dir, tool_call, Expected, PlainCedar, Workload};
+use serde_json::{json, Value};
+
+/// Counts live heap bytes while `COUNTING` is on (only in `--memory` runs, so
+/// that timed runs share no counter between threads).
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to `System`; the counter has no
+// effect on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Resident set size in bytes (`VmRSS` of `/proc/self/status`), 0 if unknown.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Settings of one run.
+struct Settings {
+    /// Passes over the requests for agentauthz's latency figures.
+    rounds: usize,
+    /// Time budget for plain Cedar's latency samples per size.
+    cedar_budget: Duration,
+    /// Duration of each throughput run.
+    throughput: Duration,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--memory") {
+        return match (args.get(1), args.get(2)) {
+            (Some(dir), Some(kind)) => memory_probe(Path::new(dir), kind),
+            _ => fail("usage: scale-report --memory DIR engine|cedar-policies|cedar-schema-entities"),
+        };
+    }
+    let mut dir = None;
+    let mut sizes: Vec<usize> = Vec::new();
+    let mut settings =
+        Settings { rounds: 100, cedar_budget: Duration::from_secs(3), throughput: Duration::from_secs(2) };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--dir" => dir = it.next().map(PathBuf::from),
+            "--sizes" => {
+                sizes = it.next().map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect()).unwrap_or_default()
+            }
+            "--quick" => {
+                settings = Settings {
+                    rounds: 20,
+                    cedar_budget: Duration::from_millis(400),
+                    throughput: Duration::from_millis(300),
+                }
+            }
+            _ => return fail(&format!("unknown argument {a}")),
+        }
+    }
+    let (Some(dir), false) = (dir, sizes.is_empty()) else {
+        return fail("usage: scale-report --dir DIR --sizes 10,1000 [--quick]");
+    };
+    for n in sizes {
+        match measure(&dir.join(n.to_string()), n, &settings) {
+            Ok(v) => println!("{v}"),
+            Err(e) => return fail(&format!("{n} policies: {e}")),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("scale-report: {message}");
+    ExitCode::FAILURE
+}
+
+fn outcome(s: &str) -> Outcome {
+    match s {
+        "allow" => Outcome::Allow,
+        "ask" => Outcome::Ask,
+        _ => Outcome::Deny,
+    }
+}
+
+/// Median and p99 in microseconds of nanosecond samples.
+fn percentiles(mut ns: Vec<u64>) -> (f64, f64) {
+    ns.sort_unstable();
+    let at = |q: f64| {
+        let i = ((q * (ns.len().saturating_sub(1)) as f64).round() as usize).min(ns.len().saturating_sub(1));
+        ns.get(i).map_or(0.0, |v| *v as f64 / 1000.0)
+    };
+    (at(0.5), at(0.99))
+}
+
+/// Decisions per second of `threads` threads each deciding in a loop for `d`.
+fn throughput(threads: usize, d: Duration, len: usize, decide: &(dyn Fn(usize) -> bool + Sync)) -> f64 {
+    let stop = AtomicBool::new(false);
+    let total = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (stop, total) = (&stop, &total);
+            s.spawn(move || {
+                let mut i = t * len / threads.max(1);
+                let mut count = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::black_box(decide(i % len));
+                    i += 1;
+                    count += 1;
+                }
+                total.fetch_add(count, Ordering::Relaxed);
+            });
+        }
+        std::thread::sleep(d);
+        stop.store(true, Ordering::Relaxed);
+    });
+    total.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn measure(dir: &Path, n: usize, s: &Settings) -> Result<Value, String> {
+    let (w, expected) = read_dir(dir)?;
+    let policies = w.policies.matches("permit(").count() + w.policies.matches("forbid(").count();
+    if policies != n {
+        return Err(format!("{} holds {policies} policies, expected {n}", dir.display()));
+    }
+
+    // Load time: the engine built from the texts (parse, validate, index).
+    let loads = if n <= 1_000 {
+        5
+    } else if n <= 10_000 {
+        3
+    } else {
+        1
+    };
+    let mut load_ns = Vec::new();
+    let mut engine = None;
+    for _ in 0..loads {
+        let t = Instant::now();
+        let e = Engine::from_strings(&w.schema, &w.policies, Some(&w.entities)).map_err(|e| e.to_string())?;
+        load_ns.push(t.elapsed().as_nanos() as u64);
+        engine = Some(e);
+    }
+    let engine = engine.ok_or("no engine")?;
+    let (load_us, _) = percentiles(load_ns);
+    let t = Instant::now();
+    let cedar = PlainCedar::new(&w)?;
+    let cedar_load_us = t.elapsed().as_secs_f64() * 1e6;
+
+    // Requests from the typed builder, built once.
+    let requests: Vec<Request> = w
+        .requests
+        .iter()
+        .map(|r| tool_call(r).ok_or("not a ToolCall request")?.build().map_err(|e| e.to_string()))
+        .collect::<Result<_, String>>()?;
+    let want: Vec<Outcome> = expected.iter().map(|e| outcome(&e.agentauthz)).collect();
+    let want_cedar: Vec<bool> = expected.iter().map(|e| e.cedar == "allow").collect();
+    check_consistent(&expected)?;
+
+    // agentauthz latency: every request `rounds` times, one timed call each.
+    let len = requests.len();
+    for r in &requests {
+        std::hint::black_box(engine.authorize(r));
+    }
+    let mut ns = Vec::with_capacity(len * s.rounds);
+    for _ in 0..s.rounds {
+        for (i, r) in requests.iter().enumerate() {
+            let t = Instant::now();
+            let d = engine.authorize(r);
+            ns.push(t.elapsed().as_nanos() as u64);
+            if d.outcome != want[i] {
+                return Err(format!("request {i}: agentauthz {}, expected {}", d.outcome, want[i]));
+            }
+        }
+    }
+    let samples = ns.len();
+    let (median, p99) = percentiles(ns);
+
+    // Plain Cedar latency: the whole set per decision, within a time budget.
+    let mut cns = Vec::new();
+    let budget = Instant::now();
+    let mut i = 0usize;
+    while (budget.elapsed() < s.cedar_budget || cns.len() < 10) && cns.len() < len * s.rounds {
+        let k = i % len;
+        let t = Instant::now();
+        let allowed = cedar.allows(k);
+        cns.push(t.elapsed().as_nanos() as u64);
+        if allowed != want_cedar[k] {
+            return Err(format!("request {k}: plain Cedar allow={allowed}, expected {}", expected[k].cedar));
+        }
+        i += 1;
+    }
+    let cedar_samples = cns.len();
+    let cedar_distinct = cedar_samples.min(len);
+    let (cmedian, cp99) = percentiles(cns);
+
+    // Throughput on 1 and 2 threads, one shared engine / policy set.
+    let ours = |i: usize| engine.authorize(&requests[i]).outcome == Outcome::Allow;
+    let theirs = |i: usize| cedar.allows(i);
+    let dps1 = throughput(1, s.throughput, len, &ours);
+    let dps2 = throughput(2, s.throughput, len, &ours);
+    let cedar_d = if n >= 10_000 { s.throughput.max(Duration::from_secs(1)) } else { s.throughput };
+    let cdps1 = throughput(1, cedar_d, len, &theirs);
+    let cdps2 = throughput(2, cedar_d, len, &theirs);
+
+    let mem = |kind: &str| -> Result<Value, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let out =
+            std::process::Command::new(exe).arg("--memory").arg(dir).arg(kind).output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("memory probe {kind}: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("memory probe {kind}: {e}"))
+    };
+    let counts = |o: &str| expected.iter().filter(|e| e.agentauthz == o).count();
+    Ok(json!({
+        "n": n,
+        "requests": len,
+        "outcomes": {"allow": counts("allow"), "deny": counts("deny"), "ask": counts("ask")},
+        "agentauthz": {
+            "median_us": median, "p99_us": p99, "samples": samples,
+            "dps1": dps1, "dps2": dps2, "load_us": load_us, "loads": loads,
+        },
+        "cedar": {
+            "median_us": cmedian, "p99_us": cp99, "samples": cedar_samples, "distinct_requests": cedar_distinct,
+            "dps1": cdps1, "dps2": cdps2, "load_us": cedar_load_us,
+        },
+        "memory": {
+            "engine": mem("engine")?,
+            "cedar_policies": mem("cedar-policies")?,
+            "cedar_schema_entities": mem("cedar-schema-entities")?,
+        },
+    }))
+}
+
+/// The file's two expected outcomes must agree (ask is a deny in Cedar terms).
+fn check_consistent(expected: &[Expected]) -> Result<(), String> {
+    for (i, e) in expected.iter().enumerate() {
+        if (e.agentauthz == "allow") != (e.cedar == "allow") {
+            return Err(format!("request {i}: file says agentauthz {} but plain Cedar {}", e.agentauthz, e.cedar));
+        }
+    }
+    Ok(())
+}
+
+/// In a fresh process: heap and RSS growth of loading one thing, kept alive.
+fn memory_probe(dir: &Path, kind: &str) -> ExitCode {
+    let (w, _) = match read_dir(dir) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let (rss0, live0) = (rss_bytes(), start_counting());
+    let kept: Result<Box<dyn std::any::Any>, String> = match kind {
+        "engine" => Engine::from_strings(&w.schema, &w.policies, Some(&w.entities))
+            .map(|e| Box::new(e) as Box<dyn std::any::Any>)
+            .map_err(|e| e.to_string()),
+        "cedar-policies" => policies_only(&w),
+        "cedar-schema-entities" => schema_entities(&w),
+        _ => Err(format!("unknown kind {kind}")),
+    };
+    let (live1, rss1) = (LIVE.load(Ordering::Relaxed), rss_bytes());
+    COUNTING.store(false, Ordering::Relaxed);
+    match kept {
+        Ok(k) => {
+            println!("{}", json!({"heap": live1 - live0, "rss": rss1 as i64 - rss0 as i64}));
+            drop(std::hint::black_box(k));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn start_counting() -> isize {
+    COUNTING.store(true, Ordering::SeqCst);
+    LIVE.load(Ordering::SeqCst)
+}
+
+fn policies_only(w: &Workload) -> Result<Box<dyn std::any::Any>, String> {
+    use std::str::FromStr;
+    agentauthz::cedar_policy::PolicySet::from_str(&w.policies)
+        .map(|p| Box::new(p) as Box<dyn std::any::Any>)
+        .map_err(|e| e.to_string())
+}
+
+fn schema_entities(w: &Workload) -> Result<Box<dyn std::any::Any>, String> {
+    use agentauthz::cedar_policy::{Entities, Schema};
+    let (schema, _) = Schema::from_cedarschema_str(&w.schema).map_err(|e| e.to_string())?;
+    let entities = Entities::from_json_str(&w.entities, Some(&schema)).map_err(|e| e.to_string())?;
+    Ok(Box::new((schema, entities)))
+}
