@@ -295,7 +295,7 @@ impl<'env> Walker<'env> {
             return Err(self.limit(format!("a string of {len} bytes; at most {} are accepted", self.limits.max_bytes)));
         }
         self.charge(len)?;
-        Ok(s.into_utf8()?.into_owned()?)
+        utf8_text(value)?.map_err(|problem| self.invalid(&problem))
     }
 
     fn number(&self, n: f64) -> Result<Tree, ConvertError> {
@@ -364,6 +364,24 @@ impl<'env> Walker<'env> {
     fn limit(&self, message: String) -> ConvertError {
         ConvertError::Invalid { path: self.path_text(), message, limit: true }
     }
+}
+
+/// A JS string as UTF-8. V8 silently replaces a lone surrogate (which UTF-8
+/// cannot hold) with U+FFFD, so two different strings would become the same
+/// text, e.g. the same entity id; such a string is refused instead
+/// (`Ok(Err(problem))`). The UTF-16 check runs only when the UTF-8 text holds
+/// a U+FFFD, so ordinary strings pay nothing for it.
+pub(crate) fn utf8_text(value: &Unknown<'_>) -> napi::Result<Result<String, String>> {
+    let text = value.coerce_to_string()?.into_utf8()?.into_owned()?;
+    if text.contains('\u{FFFD}') {
+        let utf16 = value.coerce_to_string()?.into_utf16()?;
+        let units = utf16.as_slice();
+        let units = units.strip_suffix(&[0]).unwrap_or(units);
+        if char::decode_utf16(units.iter().copied()).any(|c| c.is_err()) {
+            return Ok(Err("a string with a lone surrogate is not valid Unicode text".into()));
+        }
+    }
+    Ok(Ok(text))
 }
 
 /// An RFC 3339 UTC instant with milliseconds, for non-negative epoch milliseconds.

@@ -756,7 +756,10 @@ fn js_string(value: &Unknown<'_>) -> napi::Result<Option<String>> {
     if value.get_type()? != ValueType::String {
         return Ok(None);
     }
-    Ok(Some(value.coerce_to_string()?.into_utf8()?.into_owned()?))
+    match crate::convert::utf8_text(value)? {
+        Ok(text) => Ok(Some(text)),
+        Err(problem) => Err(napi::Error::new(napi::Status::InvalidArg, problem)),
+    }
 }
 
 /// "a number", "undefined", "an array", ... for error messages.

@@ -473,6 +473,7 @@ const TYPE_CACHE_MAX: usize = 4096;
 
 /// Builds an entity uid from a type name and id, parsing each type name once per thread.
 pub(crate) fn uid_from_parts(type_name: &str, id: &str) -> Result<EntityUid, String> {
+    check_ref_len(type_name.len() + id.len())?;
     let cached = TYPE_NAMES.with(|c| c.borrow().get(type_name).cloned());
     let t = match cached {
         Some(t) => t,
@@ -492,9 +493,23 @@ pub(crate) fn uid_from_parts(type_name: &str, id: &str) -> Result<EntityUid, Str
     Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
 }
 
+/// Refuses an entity reference longer than a whole request may be (as the
+/// core's JSON form and the Node binding do), so a huge id is neither parsed
+/// nor echoed back in errors and audit records.
+fn check_ref_len(bytes: usize) -> Result<(), String> {
+    if bytes > agentauthz::MAX_REQUEST_BYTES {
+        return Err(format!(
+            "request exceeds a limit: an entity reference of {bytes} bytes; at most {} are accepted",
+            agentauthz::MAX_REQUEST_BYTES
+        ));
+    }
+    Ok(())
+}
+
 /// Parses `Type::"id"`. The common shape (no escapes, no spaces) is split
 /// directly; anything else goes through Cedar's parser, so both agree.
 pub(crate) fn uid_from_str(s: &str) -> Result<EntityUid, String> {
+    check_ref_len(s.len())?;
     if let Some(pos) = s.find("::\"") {
         if let (Some(ty), Some(rest)) = (s.get(..pos), s.get(pos + 3..)) {
             if let Some(id) = rest.strip_suffix('"') {

@@ -8,7 +8,7 @@ mod demo;
 mod hook;
 mod report;
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -296,11 +296,18 @@ fn validate(p: &PolicyArgs) -> Result<ExitCode, String> {
         }
     };
     if issues.is_empty() {
-        // Accountability: every policy should name its owner.
-        if let Ok(engine) = Engine::builder(sources.clone()).build() {
-            for (id, file) in agentauthz::controls::owners_report(&engine.policies()).unowned {
-                eprintln!("warning: policy `{id}` ({file}) has no @owner");
+        // The folder must also load as a whole (entities included), or every
+        // decision made from it would fail.
+        let engine = match Engine::builder(sources.clone()).build() {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::FAILURE);
             }
+        };
+        // Accountability: every policy should name its owner.
+        for (id, file) in agentauthz::controls::owners_report(&engine.policies()).unowned {
+            eprintln!("warning: policy `{id}` ({file}) has no @owner");
         }
         let n: usize = sources.policies.len();
         println!("ok: policies in {n} file(s) validate against {} (strict)", sources.schema.name);
@@ -318,34 +325,103 @@ fn authorize(p: &PolicyArgs, request: Option<PathBuf>, requests: Option<PathBuf>
     let engine = p.engine()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut emit = |line: &str| -> Result<(), String> {
-        let d = engine.authorize_json_str(line);
+    let mut print = |d: &agentauthz::Decision| -> Result<(), String> {
         writeln!(out, "{}", d.to_json()).map_err(|e| e.to_string())
+    };
+    // A request the CLI cannot hand to the engine (too long, not UTF-8) is denied
+    // with the reason, like any request the engine cannot parse.
+    let refuse = |message: String| {
+        let mut d = engine.authorize_json_str("");
+        d.errors = vec![agentauthz::DecisionError { policy: None, message }];
+        d
+    };
+    let decide = |bytes: &[u8], what: &str| match std::str::from_utf8(bytes) {
+        Ok(text) => engine.authorize_json_str(text),
+        Err(e) => refuse(format!("malformed request: {what} is not valid UTF-8 ({e})")),
     };
     match (request, requests) {
         (Some(file), _) => {
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            emit(&text)?;
+            let f = std::fs::File::open(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let mut bytes = Vec::new();
+            std::io::Read::take(f, LINE_LIMIT as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            if bytes.len() > LINE_LIMIT {
+                print(&refuse(too_long(&file.display().to_string())))?;
+            } else {
+                print(&decide(&bytes, &file.display().to_string()))?;
+            }
         }
         (None, Some(file)) => {
-            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+            let mut reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin().lock())
             } else {
                 let f = std::fs::File::open(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
                 Box::new(std::io::BufReader::new(f))
             };
-            for line in reader.split(b'\n') {
-                let line = line.map_err(|e| e.to_string())?;
-                let text = String::from_utf8_lossy(&line);
-                if text.trim().is_empty() {
-                    continue;
+            let mut line = Vec::new();
+            for number in 1.. {
+                let what = format!("line {number}");
+                match read_line_bounded(&mut reader, &mut line).map_err(|e| format!("reading requests: {e}"))? {
+                    Line::Eof => break,
+                    Line::TooLong => print(&refuse(too_long(&what)))?,
+                    Line::Complete if line.iter().all(u8::is_ascii_whitespace) => {}
+                    Line::Complete => print(&decide(&line, &what))?,
                 }
-                emit(&text)?;
             }
         }
         (None, None) => return Err("give --request FILE or --requests FILE".into()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The longest request line `authorize` reads (the engine's request limit);
+/// a longer line is skipped to its end without being held in memory.
+const LINE_LIMIT: usize = agentauthz::MAX_REQUEST_BYTES;
+
+fn too_long(what: &str) -> String {
+    format!("request exceeds a limit: {what} is longer than {LINE_LIMIT} bytes")
+}
+
+/// What [`read_line_bounded`] read.
+enum Line {
+    Complete,
+    TooLong,
+    Eof,
+}
+
+/// Reads the next line (without its newline) into `buf`, holding at most
+/// [`LINE_LIMIT`] + 1 bytes: a longer line is consumed and reported as too long.
+fn read_line_bounded(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<Line> {
+    buf.clear();
+    let n = std::io::Read::take(&mut *reader, LINE_LIMIT as u64 + 1).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(Line::Eof);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        return Ok(Line::Complete);
+    }
+    if buf.len() <= LINE_LIMIT {
+        return Ok(Line::Complete); // the last line, without a newline
+    }
+    buf.clear();
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(Line::TooLong);
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(Line::TooLong);
+            }
+            None => {
+                let len = chunk.len();
+                reader.consume(len);
+            }
+        }
+    }
 }
 
 fn test(dir: &std::path::Path, cases: Option<PathBuf>, verbose: bool) -> Result<ExitCode, String> {
