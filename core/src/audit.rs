@@ -119,12 +119,13 @@ pub enum OnFull {
 }
 
 /// A function that receives each record's JSON line (no newline), on the
-/// writer thread. A panic in it is caught and counted as a write error. It
+/// writer thread. An `Err` (or a panic) is counted as a write error with its
+/// message in [`AuditStats::last_error`]; the other sinks are unaffected. It
 /// must not call [`AuditLog::flush`] or decide with the audited engine (the
 /// writer would wait for itself); a slow callback slows the writer, and with
 /// it, once the queue is full, the decisions ([`OnFull::Block`]) or the
 /// records ([`OnFull::Drop`]: a counted gap).
-pub type Callback = Box<dyn Fn(&str) + Send + Sync>;
+pub type Callback = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// Why the audit log could not be opened or flushed.
 #[derive(Debug, thiserror::Error)]
@@ -600,8 +601,10 @@ impl Writer {
             }
         }
         for callback in &self.callbacks {
-            if catch_unwind(AssertUnwindSafe(|| callback(&line))).is_err() {
-                self.shared.error("an audit callback panicked".into());
+            match catch_unwind(AssertUnwindSafe(|| callback(&line))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => self.shared.error(format!("audit callback failed: {e}")),
+                Err(_) => self.shared.error("an audit callback panicked".into()),
             }
         }
         if let Some((cap, ring)) = &self.shared.ring {

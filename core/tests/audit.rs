@@ -221,7 +221,10 @@ fn redacted_values_never_reach_any_sink() {
     let log = AuditLog::builder()
         .file(&path)
         .ring(10)
-        .callback(Box::new(move |line| sink.lock().unwrap().push(line.to_string())))
+        .callback(Box::new(move |line| {
+            sink.lock().unwrap().push(line.to_string());
+            Ok(())
+        }))
         .redact("credential.token")
         .redact("headers.auth")
         .redact("note")
@@ -357,7 +360,10 @@ fn drop_mode_counts_losses_and_writes_a_gap_record() {
         .file(&path)
         .capacity(2)
         // A slow sink: the writer falls behind at once. (Drop is the default.)
-        .callback(Box::new(|_| std::thread::sleep(Duration::from_millis(2))))
+        .callback(Box::new(|_| {
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(())
+        }))
         .open()
         .unwrap();
     let engine = engine_with(log);
@@ -403,7 +409,10 @@ fn block_mode_loses_nothing_with_a_tiny_queue() {
         .file(&path)
         .capacity(1)
         .on_full(OnFull::Block)
-        .callback(Box::new(|_| std::thread::sleep(Duration::from_micros(200))))
+        .callback(Box::new(|_| {
+            std::thread::sleep(Duration::from_micros(200));
+            Ok(())
+        }))
         .open()
         .unwrap();
     let engine = Arc::new(engine_with(log));
@@ -450,6 +459,24 @@ fn reopening_continues_the_chain_and_sets_a_torn_tail_aside() {
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let err = AuditLog::builder().file(&path).open().unwrap_err();
     assert!(err.to_string().contains("does not match its hash"), "{err}");
+}
+
+#[test]
+fn a_failing_callback_is_counted_and_the_other_sinks_get_everything() {
+    let log = AuditLog::builder()
+        .ring(100)
+        .callback(Box::new(|line| if line.contains("\"seq\":2,") { Err("sink down".into()) } else { Ok(()) }))
+        .open()
+        .unwrap();
+    let engine = engine_with(log);
+    assert_eq!(decide_trace(&engine, 5).len(), 5);
+    let log = engine.audit().unwrap();
+    log.flush().unwrap();
+    let stats = log.stats();
+    assert_eq!((stats.records, stats.write_errors), (5, 1), "{stats:?}");
+    assert_eq!(stats.last_error.as_deref(), Some("audit callback failed: sink down"));
+    let seqs: Vec<u64> = log.recent().iter().map(|l| AuditRecord::from_line(l).unwrap().seq).collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4]);
 }
 
 #[test]
