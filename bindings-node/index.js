@@ -121,7 +121,7 @@ native.__registerErrorClasses({
   FILE_ERROR: FileError,
 })
 
-const { Engine, loadCases } = native
+const { Engine, loadCases, auditVerify } = native
 
 function isEntityRef(v) {
   return typeof v === 'string' || (v !== null && typeof v === 'object')
@@ -197,6 +197,7 @@ Object.defineProperty(Engine.prototype, 'guard', {
 module.exports = {
   Engine,
   loadCases,
+  auditVerify,
   AgentAuthzError,
   SchemaError,
   PolicyError,

@@ -53,6 +53,8 @@ export interface EngineOptions {
   enforcement?: 'enforce' | 'shadow'
   /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
   sessionCounters?: boolean | SessionCounterOptions
+  /** Record every decision in a hash-chained audit log; see `AuditOptions`. */
+  audit?: AuditOptions
 }
 
 /** Options of `Engine.fromDir(dir, options)`. */
@@ -65,6 +67,84 @@ export interface LoadOptions {
   enforcement?: 'enforce' | 'shadow'
   /** Engine-kept session counters (off by default); see `SessionCounterOptions`. */
   sessionCounters?: boolean | SessionCounterOptions
+  /** Record every decision in a hash-chained audit log; see `AuditOptions`. */
+  audit?: AuditOptions
+}
+
+/**
+ * The audit log: every decision becomes one hash-chained JSON record, written
+ * by a background thread (never on the deciding call).
+ */
+export interface AuditOptions {
+  /** Append-only JSONL file; an existing log's chain is continued. */
+  file?: string
+  /** Rotate the file at this size (`FILE.000001`, ...); the chain runs on. */
+  rotateBytes?: number
+  /** Keep the last `ring` records in memory for `auditRecords()`. */
+  ring?: number
+  /** Dotted context paths replaced by `"[REDACTED]"` before hashing or any sink. */
+  redact?: string[]
+  /**
+   * When the queue is full: `'drop'` (default) drops the record and writes a
+   * `gap` record counting the loss; `'block'` makes the decision wait.
+   */
+  onFull?: 'drop' | 'block'
+  /** Queue length (default 65,536). */
+  capacity?: number
+  /**
+   * Called on the JS thread with each record, in order. What it throws is
+   * counted in `auditStats().writeErrors`, never rethrown.
+   */
+  callback?: (record: AuditRecord) => void
+}
+
+/** The audit log's counters. */
+export interface AuditStats {
+  /** Records written (gap records included). */
+  records: number
+  /** Decisions not recorded because the queue was full (`onFull: 'drop'`). */
+  dropped: number
+  /** Write failures and callback exceptions. */
+  writeErrors: number
+  lastError: string | null
+  /** The `seq` the next record will get. */
+  nextSeq: number
+}
+
+/** The result of `auditVerify`. */
+export interface AuditVerifyReport {
+  intact: boolean
+  records: number
+  firstSeq: number | null
+  lastSeq: number | null
+  /** Gap records, and the decisions they say were lost. */
+  gaps: number
+  lost: number
+  /** The first break (file, line, seq, kind), or null. */
+  broken: string | null
+}
+
+/** One audit record (fields that do not apply are absent). */
+export interface AuditRecord {
+  seq: number
+  ts: string
+  decision_id?: string
+  policy_version?: string
+  principal?: string
+  action?: string
+  resource?: string
+  context?: Record<string, unknown>
+  outcome?: Outcome
+  reasons?: Array<{ id: string; effect: 'permit' | 'forbid'; owner?: string; ask?: string; control?: string }>
+  errors?: Array<{ policy: string | null; message: string }>
+  ask_owners?: string[]
+  approval_id?: string
+  eval_us?: number
+  /** For a gap record: how many decisions were dropped. */
+  gap?: { lost: number }
+  shadow?: Record<string, unknown>
+  prev_hash: string
+  hash: string
 }
 
 /**

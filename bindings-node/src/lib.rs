@@ -11,15 +11,18 @@ mod errors;
 mod output;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use agentauthz::audit::{AuditLog, OnFull};
 use agentauthz::cedar_policy::EntityUid;
 use agentauthz::{
     ApprovalError, ContextValue, Enforcement, ErrorMode, GrantSpec, NamedText, PolicySources, Request, RequestError,
     SessionLimits, Subject,
 };
-use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Function, FunctionCallContext, JsObjectValue, Object, Unknown};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, JsValue, Task, ValueType};
 use napi_derive::napi;
 use serde_json::Value;
@@ -38,6 +41,17 @@ use crate::output::{grant_object, revocation_object, JsCase, JsDecision, JsPolic
 #[napi]
 pub struct Engine {
     inner: Arc<agentauthz::Engine>,
+    /// Exceptions thrown by the audit callback (counted on the JS thread).
+    callback_errors: Arc<CallbackErrors>,
+}
+
+/// Exceptions thrown by a JS audit callback: the callback runs on the JS
+/// thread after the writer queued the record, so they are counted here and
+/// added to the core's write errors in `auditStats()`.
+#[derive(Default)]
+struct CallbackErrors {
+    count: AtomicU64,
+    last: Mutex<Option<String>>,
 }
 
 #[napi]
@@ -239,6 +253,47 @@ impl Engine {
         self.inner.policies().iter().map(|p| JsPolicyInfo::from(p.as_ref())).collect()
     }
 
+    /// Waits until every decision made so far is written to every audit sink
+    /// (the file fsynced; records for a `callback` are queued to the JS
+    /// thread, which runs them once this call returns and JavaScript regains
+    /// control). Throws `AuthzError` if a write failed (the records are kept
+    /// and retried) and `RequestError` when the engine has no audit log.
+    #[napi]
+    pub fn audit_flush(&self, env: Env) -> napi::Result<()> {
+        let log = self.audit_log(&env)?;
+        log.flush()
+            .map_err(|e| errors::js_error(&env, errors::FILE_ERROR, format!("audit: {e}"), errors::Details::default()))
+    }
+
+    /// The audit log's counters: `records` written (gap records included),
+    /// `dropped` (decisions not recorded because the queue was full),
+    /// `writeErrors` (write failures and callback exceptions), `lastError`
+    /// and `nextSeq`.
+    #[napi(ts_return_type = "AuditStats")]
+    pub fn audit_stats<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
+        let s = self.audit_log(env)?.stats();
+        let callback_errors = self.callback_errors.count.load(Ordering::Relaxed);
+        let callback_last = self.callback_errors.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut o = Object::new(env)?;
+        o.set("records", s.records as f64)?;
+        o.set("dropped", s.dropped as f64)?;
+        o.set("writeErrors", (s.write_errors + callback_errors) as f64)?;
+        o.set("lastError", callback_last.or(s.last_error))?;
+        o.set("nextSeq", s.next_seq as f64)?;
+        Ok(o)
+    }
+
+    /// The records in the audit ring (`audit: { ring: N }`), oldest first;
+    /// empty without a ring.
+    #[napi(ts_return_type = "Array<AuditRecord>")]
+    pub fn audit_records(&self, env: Env) -> napi::Result<Vec<Value>> {
+        let lines = self.audit_log(&env)?.recent();
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).map_err(|e| request_error(&env, format!("auditRecords: {e}"))))
+            .collect()
+    }
+
     /// Decides a request now. Never throws for a bad request: it is denied,
     /// with the problem in `errors`.
     #[napi(ts_args_type = "request: AuthorizeRequest")]
@@ -332,6 +387,25 @@ pub fn load_cases(env: Env, path: Unknown<'_>) -> napi::Result<Vec<JsCase>> {
     Ok(cases.into_iter().map(JsCase::from).collect())
 }
 
+/// Checks an audit log's hash chain across files (oldest first: the rotated
+/// `FILE.000001`, ... then `FILE`). `broken` names the file, line, seq and
+/// kind of the first break (edited, deleted, inserted, reordered, truncated).
+#[napi(ts_args_type = "files: string[]", ts_return_type = "AuditVerifyReport")]
+pub fn audit_verify<'e>(env: &'e Env, files: Vec<String>) -> napi::Result<Object<'e>> {
+    let report = agentauthz::audit::verify(&files).map_err(|e| {
+        errors::js_error(env, errors::FILE_ERROR, format!("auditVerify: {e}"), errors::Details::default())
+    })?;
+    let mut o = Object::new(env)?;
+    o.set("intact", report.intact())?;
+    o.set("records", report.records as f64)?;
+    o.set("firstSeq", report.first_seq.map(|n| n as f64))?;
+    o.set("lastSeq", report.last_seq.map(|n| n as f64))?;
+    o.set("gaps", report.gaps as f64)?;
+    o.set("lost", report.lost as f64)?;
+    o.set("broken", report.broken.map(|b| b.to_string()))?;
+    Ok(o)
+}
+
 /// Registers the `Error` subclass to construct for each code
 /// (`{ SCHEMA_ERROR: SchemaError, ... }`); called once by `index.js`.
 #[napi(js_name = "__registerErrorClasses", skip_typescript)]
@@ -345,6 +419,8 @@ struct Settings {
     mode: ErrorMode,
     enforcement: Enforcement,
     sessions: Option<SessionLimits>,
+    audit: Option<AuditLog>,
+    callback_errors: Arc<CallbackErrors>,
 }
 
 fn build(env: &Env, sources: PolicySources, settings: Settings) -> napi::Result<Engine> {
@@ -352,8 +428,121 @@ fn build(env: &Env, sources: PolicySources, settings: Settings) -> napi::Result<
     if let Some(limits) = settings.sessions {
         builder = builder.session_counters(limits);
     }
+    if let Some(log) = settings.audit {
+        builder = builder.audit(log);
+    }
     let engine = builder.build().map_err(|e| load_error(env, &e))?;
-    Ok(Engine { inner: Arc::new(engine) })
+    Ok(Engine { inner: Arc::new(engine), callback_errors: settings.callback_errors })
+}
+
+impl Engine {
+    fn audit_log(&self, env: &Env) -> napi::Result<&AuditLog> {
+        self.inner.audit().ok_or_else(|| request_error(env, "this engine has no audit log (pass options.audit)".into()))
+    }
+}
+
+/// Reads `options.audit` (see `AuditOptions` in index.d.ts) and opens the log.
+fn audit_option(
+    env: &Env,
+    obj: &Object<'_>,
+    call: &str,
+    callback_errors: &Arc<CallbackErrors>,
+) -> napi::Result<Option<AuditLog>> {
+    let value: Unknown<'_> = obj.get_named_property("audit")?;
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => return Ok(None),
+        ValueType::Object if !value.is_array()? => {}
+        _ => return Err(request_error(env, format!("{call}: options.audit must be an object, got {}", kind(&value)?))),
+    }
+    let a = value.coerce_to_object()?;
+    let what = format!("{call}: options.audit");
+    check_keys(env, &a, &["file", "rotateBytes", "ring", "redact", "onFull", "capacity", "callback"], &what)?;
+    let mut b = AuditLog::builder();
+    let file: Unknown<'_> = a.get_named_property("file")?;
+    if !matches!(file.get_type()?, ValueType::Undefined | ValueType::Null) {
+        let Some(path) = js_string(&file)? else {
+            return Err(request_error(env, format!("{what}.file must be a string path, got {}", kind(&file)?)));
+        };
+        b = b.file(path);
+    }
+    let limit = u64::from(u32::MAX) * 1024;
+    let n: Unknown<'_> = a.get_named_property("rotateBytes")?;
+    if let Some(bytes) = positive_integer(env, &n, &format!("{what}.rotateBytes"), limit)? {
+        b = b.rotate_at_bytes(bytes);
+    }
+    let n: Unknown<'_> = a.get_named_property("ring")?;
+    if let Some(ring) = positive_integer(env, &n, &format!("{what}.ring"), 1 << 24)? {
+        b = b.ring(usize::try_from(ring).unwrap_or(1 << 24));
+    }
+    let n: Unknown<'_> = a.get_named_property("capacity")?;
+    if let Some(cap) = positive_integer(env, &n, &format!("{what}.capacity"), 1 << 24)? {
+        b = b.capacity(usize::try_from(cap).unwrap_or(1 << 24));
+    }
+    let redact: Unknown<'_> = a.get_named_property("redact")?;
+    if !matches!(redact.get_type()?, ValueType::Undefined | ValueType::Null) {
+        let bad = || request_error(env, format!("{what}.redact must be an array of dotted context paths"));
+        if !redact.is_array()? {
+            return Err(bad());
+        }
+        let list = redact.coerce_to_object()?;
+        for i in 0..list.get_array_length_unchecked()? {
+            let item: Unknown<'_> = list.get_element(i)?;
+            let Some(path) = js_string(&item)? else { return Err(bad()) };
+            b = b.redact(&path);
+        }
+    }
+    let on_full: Unknown<'_> = a.get_named_property("onFull")?;
+    if on_full.get_type()? != ValueType::Undefined {
+        b = match js_string(&on_full)?.as_deref() {
+            Some("drop") => b.on_full(OnFull::Drop),
+            Some("block") => b.on_full(OnFull::Block),
+            _ => return Err(request_error(env, format!("{what}.onFull must be 'drop' or 'block'"))),
+        };
+    }
+    let callback: Unknown<'_> = a.get_named_property("callback")?;
+    match callback.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::Function => {
+            let f: Function<'_, Value, Unknown<'static>> = a.get_named_property("callback")?;
+            b = b.callback(js_callback(env, &f, Arc::clone(callback_errors))?);
+        }
+        _ => return Err(request_error(env, format!("{what}.callback must be a function, got {}", kind(&callback)?))),
+    }
+    b.open()
+        .map(Some)
+        .map_err(|e| errors::js_error(env, errors::FILE_ERROR, format!("{what}: {e}"), errors::Details::default()))
+}
+
+/// Wraps a JS function as an audit callback. The writer thread queues each
+/// record (non-blocking) to a thread-safe function that calls `f` on the JS
+/// thread; a wrapper catches what `f` throws and counts it, so a throwing
+/// callback never becomes an uncaught exception. The thread-safe function is
+/// weak: it does not keep the process alive.
+fn js_callback(
+    env: &Env,
+    f: &Function<'_, Value, Unknown<'static>>,
+    errors: Arc<CallbackErrors>,
+) -> napi::Result<agentauthz::audit::Callback> {
+    let user = f.create_ref()?;
+    let wrapper =
+        env.create_function_from_closure("agentauthzAuditCallback", move |ctx: FunctionCallContext<'_>| {
+            let record: Value = ctx.get(0)?;
+            let f = user.borrow_back(ctx.env)?;
+            if let Err(e) = f.call(record) {
+                errors.count.fetch_add(1, Ordering::Relaxed);
+                *errors.last.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("audit callback threw: {}", e.reason));
+            }
+            Ok(())
+        })?;
+    let tsfn = wrapper.build_threadsafe_function::<Value>().weak::<true>().build()?;
+    Ok(Box::new(move |line: &str| {
+        let record: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        match tsfn.call(record, ThreadsafeFunctionCallMode::NonBlocking) {
+            napi::Status::Ok => Ok(()),
+            status => Err(format!("the record could not be queued for the JS callback ({status})")),
+        }
+    }))
 }
 
 fn decide(
@@ -452,14 +641,16 @@ fn engine_options(env: &Env, options: Unknown<'_>) -> napi::Result<(PolicySource
     check_keys(
         env,
         &obj,
-        &["schema", "policies", "entities", "errorMode", "enforcement", "sessionCounters"],
+        &["schema", "policies", "entities", "errorMode", "enforcement", "sessionCounters", "audit"],
         "new Engine",
     )?;
     let sources = sources_from(env, &obj, "new Engine")?;
     let mode = error_mode(env, &obj)?;
     let enforcement = enforcement(env, &obj)?;
     let sessions = session_counters(env, &obj, "new Engine")?;
-    Ok((sources, Settings { mode, enforcement, sessions }))
+    let callback_errors = Arc::default();
+    let audit = audit_option(env, &obj, "new Engine", &callback_errors)?;
+    Ok((sources, Settings { mode, enforcement, sessions, audit, callback_errors }))
 }
 
 /// Reads `schema`, `policies` and `entities` from an options object; `call`
@@ -537,11 +728,14 @@ fn load_options(env: &Env, options: Unknown<'_>) -> napi::Result<Settings> {
         return Ok(Settings::default());
     }
     let obj = options_object(env, &options, "fromDir(dir, options)")?;
-    check_keys(env, &obj, &["errorMode", "enforcement", "sessionCounters"], "fromDir")?;
+    check_keys(env, &obj, &["errorMode", "enforcement", "sessionCounters", "audit"], "fromDir")?;
+    let callback_errors = Arc::default();
     Ok(Settings {
         mode: error_mode(env, &obj)?,
         enforcement: enforcement(env, &obj)?,
         sessions: session_counters(env, &obj, "fromDir")?,
+        audit: audit_option(env, &obj, "fromDir", &callback_errors)?,
+        callback_errors,
     })
 }
 

@@ -10,15 +10,17 @@ mod convert;
 mod errors;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use agentauthz::audit::{AuditLog, OnFull};
 use agentauthz::cedar_policy::{Effect, EntityUid};
 use agentauthz::{ApprovalError, Enforcement, ErrorMode, GrantSpec, PolicyInfo, PolicySources, SessionLimits, Subject};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyCFunction, PyDict, PyList, PyString, PyTuple};
 use std::str::FromStr;
 
 use crate::convert::{ConvError, Limits};
@@ -374,6 +376,73 @@ fn control_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>
     module.bind(py).getattr(name)
 }
 
+/// The audit log described by the `audit` option: a dict with the keys
+/// `file`, `rotate_bytes`, `ring`, `redact`, `on_full` ("drop" or "block"),
+/// `capacity` and `callback` (all optional). A callback is called on the
+/// writer thread (with the GIL) with each record as a dict; an exception in
+/// it is counted in `audit_stats()["write_errors"]`. From interpreter exit on
+/// (`atexit`) the callback is no longer called (records still reach the
+/// file and ring); call `audit_flush()` before exit to deliver everything.
+fn audit_log(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<AuditLog> {
+    let options = options.cast::<PyDict>().map_err(|_| PyTypeError::new_err("audit must be a dict"))?;
+    let mut builder = AuditLog::builder();
+    for (key, value) in options.iter() {
+        let key: String = key.extract()?;
+        if value.is_none() {
+            continue;
+        }
+        builder = match key.as_str() {
+            "file" => builder.file(value.extract::<PathBuf>()?),
+            "rotate_bytes" => builder.rotate_at_bytes(value.extract()?),
+            "ring" => builder.ring(value.extract()?),
+            "capacity" => builder.capacity(value.extract()?),
+            "redact" => {
+                let paths: Vec<String> = value.extract()?;
+                paths.iter().fold(builder, |b, p| b.redact(p))
+            }
+            "on_full" => match value.extract::<String>()?.as_str() {
+                "drop" => builder.on_full(OnFull::Drop),
+                "block" => builder.on_full(OnFull::Block),
+                other => return Err(PyValueError::new_err(format!("audit on_full must be \"drop\" or \"block\", not {other:?}"))),
+            },
+            "callback" => {
+                if !value.is_callable() {
+                    return Err(PyTypeError::new_err("audit callback must be callable"));
+                }
+                builder.callback(python_callback(py, value.clone().unbind())?)
+            }
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown audit option {other:?} (expected file, rotate_bytes, ring, redact, on_full, capacity, callback)"
+                )))
+            }
+        };
+    }
+    let log = py.detach(|| builder.open());
+    log.map_err(|e| errors::authz_error(py, format!("cannot open the audit log: {e}")))
+}
+
+/// Wraps a Python callable as an audit callback (see [`audit_log`]).
+fn python_callback(py: Python<'_>, callable: Py<PyAny>) -> PyResult<agentauthz::audit::Callback> {
+    let live = Arc::new(AtomicBool::new(true));
+    let at_exit = Arc::clone(&live);
+    let stop = PyCFunction::new_closure(py, None, None, move |_args, _kwargs| -> PyResult<()> {
+        at_exit.store(false, Ordering::Relaxed);
+        Ok(())
+    })?;
+    py.import("atexit")?.call_method1("register", (stop,))?;
+    Ok(Box::new(move |line: &str| {
+        if !live.load(Ordering::Relaxed) {
+            return Err("not called: the Python interpreter is exiting".into());
+        }
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        Python::attach(|py| {
+            let record = convert::json_to_py(py, &value).map_err(|e| e.to_string())?;
+            callable.call1(py, (record,)).map(drop).map_err(|e| e.to_string())
+        })
+    }))
+}
+
 /// A loaded, validated policy set. Decides requests from any number of
 /// threads at once; the GIL is released while deciding.
 #[pyclass(frozen, module = "agentauthz._native", name = "Engine")]
@@ -381,18 +450,40 @@ pub struct Engine {
     inner: agentauthz::Engine,
 }
 
+impl Drop for Engine {
+    /// Drains the audit queue with the GIL released: the writer may need the
+    /// GIL to call a Python callback, and dropping the log waits for it.
+    fn drop(&mut self) {
+        if let Some(log) = self.inner.audit() {
+            Python::attach(|py| py.detach(|| drop(log.flush())));
+        }
+    }
+}
+
 impl Engine {
+    fn audit_log(&self) -> PyResult<&AuditLog> {
+        self.inner.audit().ok_or_else(|| PyValueError::new_err("this engine has no audit log (pass audit={...})"))
+    }
+
     fn build(
         py: Python<'_>,
         sources: PolicySources,
         error_mode: &str,
         enforcement: &str,
         sessions: Option<SessionLimits>,
+        audit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mode = parse_mode(error_mode)?;
         let enforcement = Enforcement::from_str(enforcement).map_err(PyValueError::new_err)?;
+        let audit = match audit {
+            Some(options) if !options.is_none() => Some(audit_log(py, options)?),
+            _ => None,
+        };
         let built = py.detach(move || {
-            let builder = agentauthz::Engine::builder(sources).error_mode(mode).enforcement(enforcement);
+            let mut builder = agentauthz::Engine::builder(sources).error_mode(mode).enforcement(enforcement);
+            if let Some(log) = audit {
+                builder = builder.audit(log);
+            }
             match sessions {
                 Some(limits) => builder.session_counters(limits),
                 None => builder,
@@ -432,10 +523,17 @@ impl Engine {
     /// `enforcement="shadow"` makes every policy advisory: requests that pass
     /// the engine guards are allowed and `Decision.shadow` records what
     /// enforcing would have decided (for a first rollout).
+    /// `audit={...}` records every decision in a hash-chained audit log
+    /// written by a background thread: keys `file` (JSONL path; an existing
+    /// chain is continued), `rotate_bytes`, `ring` (keep the last N records
+    /// for `audit_records()`), `redact` (dotted context paths), `on_full`
+    /// ("drop", the default: a full queue drops the record and writes a
+    /// counted gap record; "block": the decision waits), `capacity` (queue
+    /// length, default 65,536) and `callback` (called with each record dict).
     #[new]
     #[pyo3(signature = (
         schema, policies, entities = None, *, error_mode = "fail-closed", enforcement = "enforce",
-        session_counters = false, max_sessions = None, session_idle_seconds = None
+        session_counters = false, max_sessions = None, session_idle_seconds = None, audit = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -448,6 +546,7 @@ impl Engine {
         session_counters: bool,
         max_sessions: Option<usize>,
         session_idle_seconds: Option<&Bound<'_, PyAny>>,
+        audit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let sessions = session_limits(session_counters, max_sessions, session_idle_seconds)?;
         let entities = match entities {
@@ -455,15 +554,15 @@ impl Engine {
             _ => None,
         };
         let sources = PolicySources::from_strings(schema, policies, entities.as_deref());
-        Self::build(py, sources, error_mode, enforcement, sessions)
+        Self::build(py, sources, error_mode, enforcement, sessions, audit)
     }
 
     /// Loads a policy folder: one `*.cedarschema`, `*.cedar` files and an
-    /// optional `entities.json`. Enforcement and session counters as for the constructor.
+    /// optional `entities.json`. Enforcement, session counters and audit as for the constructor.
     #[staticmethod]
     #[pyo3(signature = (
         path, *, error_mode = "fail-closed", enforcement = "enforce",
-        session_counters = false, max_sessions = None, session_idle_seconds = None
+        session_counters = false, max_sessions = None, session_idle_seconds = None, audit = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn from_dir(
@@ -474,10 +573,11 @@ impl Engine {
         session_counters: bool,
         max_sessions: Option<usize>,
         session_idle_seconds: Option<&Bound<'_, PyAny>>,
+        audit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let sessions = session_limits(session_counters, max_sessions, session_idle_seconds)?;
         let sources = py.detach(|| PolicySources::from_dir(&path)).map_err(|e| load_error(py, e))?;
-        Self::build(py, sources, error_mode, enforcement, sessions)
+        Self::build(py, sources, error_mode, enforcement, sessions, audit)
     }
 
     /// The version (content hash) of the policy set now in force (changes on
@@ -763,6 +863,41 @@ impl Engine {
     /// before its body runs (sync or async). `principal`, `resource` and
     /// `context` (and `action`) are values or callables receiving the call's
     /// arguments. Raises `Denied` on deny and `ApprovalRequired` on ask.
+    /// Waits until every decision made so far is written to every audit sink
+    /// (file fsynced, callback called). Raises `AuthzError` if a write
+    /// failed (the records are kept and retried) and `ValueError` without an
+    /// audit log. The GIL is released while waiting.
+    fn audit_flush(&self, py: Python<'_>) -> PyResult<()> {
+        let log = self.audit_log()?;
+        py.detach(|| log.flush()).map_err(|e| errors::authz_error(py, e.to_string()))
+    }
+
+    /// The audit log's counters: `records` (written, gap records included),
+    /// `dropped` (decisions not recorded because the queue was full),
+    /// `write_errors`, `last_error` and `next_seq`.
+    fn audit_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.audit_log()?.stats();
+        let d = PyDict::new(py);
+        d.set_item("records", s.records)?;
+        d.set_item("dropped", s.dropped)?;
+        d.set_item("write_errors", s.write_errors)?;
+        d.set_item("last_error", s.last_error)?;
+        d.set_item("next_seq", s.next_seq)?;
+        Ok(d)
+    }
+
+    /// The records in the audit ring (`audit={"ring": N}`), oldest first, as
+    /// dicts; empty without a ring.
+    fn audit_records<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for line in self.audit_log()?.recent() {
+            let value: serde_json::Value =
+                serde_json::from_str(&line).map_err(|e| errors::authz_error(py, e.to_string()))?;
+            list.append(convert::json_to_py(py, &value)?)?;
+        }
+        Ok(list)
+    }
+
     #[pyo3(signature = (*, action, resource, principal, context = None))]
     fn guard<'py>(
         slf: &Bound<'py, Self>,
@@ -800,6 +935,24 @@ fn load_cases(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyList>> {
     Ok(list)
 }
 
+/// Checks an audit log's hash chain across files (oldest first, e.g. the
+/// rotated `FILE.000001 ...` then `FILE`). Returns a dict: `intact`,
+/// `records`, `first_seq`, `last_seq`, `gaps`, `lost` and `broken` (None, or
+/// a message naming the file, line, seq and kind of the first break).
+#[pyfunction]
+fn audit_verify(py: Python<'_>, files: Vec<PathBuf>) -> PyResult<Bound<'_, PyDict>> {
+    let report = py.detach(|| agentauthz::audit::verify(&files)).map_err(|e| errors::authz_error(py, e.to_string()))?;
+    let d = PyDict::new(py);
+    d.set_item("intact", report.intact())?;
+    d.set_item("records", report.records)?;
+    d.set_item("first_seq", report.first_seq)?;
+    d.set_item("last_seq", report.last_seq)?;
+    d.set_item("gaps", report.gaps)?;
+    d.set_item("lost", report.lost)?;
+    d.set_item("broken", report.broken.map(|b| b.to_string()))?;
+    Ok(d)
+}
+
 /// The native module `agentauthz._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -807,6 +960,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Decision>()?;
     m.add_class::<Reason>()?;
     m.add_function(wrap_pyfunction!(load_cases, m)?)?;
+    m.add_function(wrap_pyfunction!(audit_verify, m)?)?;
     m.add("MAX_CONTEXT_DEPTH", agentauthz::MAX_CONTEXT_DEPTH)?;
     m.add("MAX_REQUEST_BYTES", agentauthz::MAX_REQUEST_BYTES)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

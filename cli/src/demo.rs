@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use agentauthz::audit::AuditLog;
+use agentauthz::audit::{AuditLog, OnFull};
 use agentauthz::{parse_rfc3339, Clock, Decision, Engine, Outcome, PolicySources, Request, SessionLimits};
 use serde_json::Value;
 
@@ -105,7 +105,9 @@ pub fn run(dir: &Path, trace: Option<&Path>, audit: Option<&Path>) -> Result<Exi
     let sources = PolicySources::from_dir(dir).map_err(|e| e.to_string())?;
     let mut builder = Engine::builder(sources).clock(clock.clone()).session_counters(SessionLimits::default());
     if let Some(path) = audit {
-        builder = builder.audit(AuditLog::builder().file(path).open().map_err(|e| e.to_string())?);
+        // Block: the demo's log must hold every decision (replay compares them all).
+        let log = AuditLog::builder().file(path).on_full(OnFull::Block).open().map_err(|e| e.to_string())?;
+        builder = builder.audit(log);
     }
     let engine = builder.build().map_err(|e| e.to_string())?;
     let trace_path = trace.map(Path::to_path_buf).unwrap_or_else(|| dir.join("trace.jsonl"));

@@ -26,25 +26,31 @@
 //!
 //! # Off the hot path
 //!
-//! The deciding thread only clones the request and decision into a bounded
-//! queue (no I/O, no serialization, no hashing). One background writer thread
-//! drains the queue, builds, redacts, hashes and writes the records to every
-//! sink (file, ring, callbacks). The writer polls the queue (every millisecond
-//! when idle) instead of being woken by each decision, so a decision never pays
-//! for a thread wake-up. [`AuditLog::flush`] returns once every record enqueued
-//! before it is written and fsynced; dropping the log (or [`AuditLog::close`])
-//! drains the queue first.
+//! The deciding thread only moves the request and a clone of the decision
+//! into a bounded queue: no I/O, no serialization, no hashing, no action
+//! lookup (a few hundred instructions). One background writer thread drains
+//! the queue and writes each record's canonical JSON straight from the
+//! decision into a reused buffer, hashes it in place and hands the line to
+//! every sink (file, ring, callbacks); the file sink batches lines and writes
+//! them in one `write` per batch (at 256 KiB, or whenever the queue runs
+//! empty). The writer polls the queue (every millisecond when idle) instead of
+//! being woken by each decision, so a decision never pays for a thread
+//! wake-up. [`AuditLog::flush`] returns once every record enqueued before it
+//! is written and fsynced; dropping the log (or [`AuditLog::close`]) drains
+//! the queue first.
 //!
 //! # When the writer falls behind
 //!
 //! The queue holds [`AuditLogBuilder::capacity`] records (default 65,536). When
-//! it is full, [`OnFull`] decides: [`OnFull::Block`] (the default) makes the
-//! deciding thread wait for room, so that no decision goes unrecorded; it never
-//! performs I/O itself and only waits when the sink has been slower than the
-//! decisions for 65,536 records in a row. [`OnFull::Drop`] never waits: the
-//! record is dropped, counted in [`AuditStats::dropped`], and the writer writes
-//! a chained `gap` record with the number lost as soon as it catches up. A loss
-//! is therefore always visible in the log itself.
+//! it is full, [`OnFull`] decides. [`OnFull::Drop`] (the default) never waits:
+//! the record is dropped, counted in [`AuditStats::dropped`], and a chained
+//! `gap` record with the exact number lost is written where they were lost
+//! (just before the next record that got through, or as soon as the queue runs
+//! empty), with a line on stderr. A loss is therefore never silent, and the
+//! deciding thread never waits for the disk. [`OnFull::Block`] (opt-in) makes
+//! the deciding thread wait for room, so that no decision goes unrecorded; it
+//! never performs I/O itself, but under a sustained load above the writer's
+//! throughput decisions run at the writer's pace.
 //!
 //! # Write errors
 //!
@@ -76,6 +82,7 @@
 //! form (`{"__extn": ...}`, `{"__entity": ...}`), which the request parser
 //! reads back, so replay sees the same values.
 
+mod line;
 mod record;
 mod verify;
 
@@ -90,7 +97,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cedar_policy::{Effect, EntityUid};
 use serde_json::{Map, Value};
 
 pub use record::{canonical_json, AuditRecord, Gap, RecordedPolicy, GENESIS_HASH, REDACTED};
@@ -103,20 +109,23 @@ use crate::request::{check_depth, Request, RequestContext};
 /// What happens when a decision is made while the audit queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnFull {
-    /// The deciding thread waits for room: nothing is ever lost (the default).
-    #[default]
+    /// The deciding thread waits for room: nothing is ever lost, but a writer
+    /// slower than the decisions (a slow disk or callback) slows them down.
     Block,
-    /// The record is dropped and counted; a `gap` record in the log says how
-    /// many were lost.
+    /// The default: the record is dropped and counted, and a `gap` record in
+    /// the log says how many were lost; the deciding thread never waits.
+    #[default]
     Drop,
 }
 
 /// A function that receives each record's JSON line (no newline), on the
-/// writer thread. A panic in it is caught and counted as a write error. It
+/// writer thread. An `Err` (or a panic) is counted as a write error with its
+/// message in [`AuditStats::last_error`]; the other sinks are unaffected. It
 /// must not call [`AuditLog::flush`] or decide with the audited engine (the
 /// writer would wait for itself); a slow callback slows the writer, and with
-/// it, once the queue is full, the decisions ([`OnFull::Block`]).
-pub type Callback = Box<dyn Fn(&str) + Send + Sync>;
+/// it, once the queue is full, the decisions ([`OnFull::Block`]) or the
+/// records ([`OnFull::Drop`]: a counted gap).
+pub type Callback = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// Why the audit log could not be opened or flushed.
 #[derive(Debug, thiserror::Error)]
@@ -226,7 +235,7 @@ impl AuditLogBuilder {
         self
     }
 
-    /// What a decision does when the queue is full (default [`OnFull::Block`]).
+    /// What a decision does when the queue is full (default [`OnFull::Drop`]).
     pub fn on_full(mut self, mode: OnFull) -> Self {
         self.on_full = mode;
         self
@@ -260,6 +269,7 @@ impl AuditLogBuilder {
             boot_id: boot_id(),
             next_seq,
             prev_hash,
+            line: String::with_capacity(4096),
         };
         let handle = std::thread::Builder::new()
             .name("agentauthz-audit".into())
@@ -291,11 +301,17 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
-/// What the deciding thread hands to the writer. Boxed in the queue, so the
-/// size difference between variants costs nothing.
+/// What the deciding thread hands to the writer: the request as it came (no
+/// serialization, no action lookup on the deciding thread). Boxed in the
+/// queue, so the size difference between variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Recorded {
-    Request { request: Request, action: Option<EntityUid> },
+    /// A parsed request; `actions` (the policy set that decided) resolves an
+    /// action given by bare name, on the writer thread.
+    Request {
+        request: Request,
+        actions: Option<Arc<crate::compile::Compiled>>,
+    },
     Json(Value),
     Text,
 }
@@ -304,6 +320,9 @@ pub(crate) struct Entry {
     pub request: Recorded,
     pub decision: Decision,
     pub now: SystemTime,
+    /// Decisions dropped (queue full) just before this one: the writer puts a
+    /// gap record for them right before this record.
+    pub lost_before: u64,
 }
 
 enum Msg {
@@ -338,21 +357,25 @@ impl AuditLog {
             callbacks: Vec::new(),
             redact: Vec::new(),
             capacity: 65_536,
-            on_full: OnFull::Block,
+            on_full: OnFull::default(),
         }
     }
 
     /// Hands a decision to the writer (called by the engine on every decision).
-    pub(crate) fn submit(&self, entry: Entry) {
-        let msg = Msg::Record(Box::new(entry));
+    pub(crate) fn submit(&self, mut entry: Entry) {
         match self.on_full {
             OnFull::Block => {
-                let _ = self.tx.send(msg);
+                let _ = self.tx.send(Msg::Record(Box::new(entry)));
             }
             OnFull::Drop => {
-                if let Err(TrySendError::Full(_)) = self.tx.try_send(msg) {
+                // Decisions dropped since the last record that got through go
+                // with this one, so the gap record lands where they were lost.
+                if self.shared.dropped_unreported.load(Ordering::Relaxed) > 0 {
+                    entry.lost_before = self.shared.dropped_unreported.swap(0, Ordering::Relaxed);
+                }
+                if let Err(TrySendError::Full(Msg::Record(entry))) = self.tx.try_send(Msg::Record(Box::new(entry))) {
                     self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                    self.shared.dropped_unreported.fetch_add(1, Ordering::Relaxed);
+                    self.shared.dropped_unreported.fetch_add(entry.lost_before + 1, Ordering::Relaxed);
                 }
             }
         }
@@ -435,6 +458,8 @@ struct Writer {
     boot_id: String,
     next_seq: u64,
     prev_hash: String,
+    /// The line being written (reused: one allocation for the writer's life).
+    line: String,
 }
 
 impl Writer {
@@ -443,9 +468,10 @@ impl Writer {
         loop {
             match self.rx.try_recv() {
                 Ok(Msg::Record(entry)) => {
-                    self.report_drops();
-                    let mut record = self.build(&entry);
-                    self.emit(&mut record);
+                    if entry.lost_before > 0 {
+                        self.gap(entry.lost_before);
+                    }
+                    self.record(&entry);
                     idle = Duration::from_micros(200);
                 }
                 Ok(Msg::Flush(reply)) => {
@@ -467,49 +493,41 @@ impl Writer {
         }
     }
 
-    /// Writes a gap record for decisions dropped since the last one.
+    /// Writes a gap record for drops no later record has reported (the
+    /// queue is empty or a flush is due, so the gap is in place).
     fn report_drops(&mut self) {
         let lost = self.shared.dropped_unreported.swap(0, Ordering::Relaxed);
         if lost > 0 {
-            let mut record = AuditRecord::empty(0, format_rfc3339_millis(SystemTime::now()), String::new());
-            record.gap = Some(Gap { lost });
-            self.emit(&mut record);
+            self.gap(lost);
         }
     }
 
-    fn build(&self, entry: &Entry) -> AuditRecord {
-        let d = &entry.decision;
-        let mut r = AuditRecord::empty(0, format_rfc3339_millis(entry.now), String::new());
-        r.policy_version = Some(d.policy_version.to_string());
-        r.outcome = Some(d.outcome);
-        r.reasons = d
-            .reasons
-            .iter()
-            .map(|p| RecordedPolicy {
-                id: p.id.clone(),
-                effect: match p.effect {
-                    Effect::Permit => "permit".into(),
-                    Effect::Forbid => "forbid".into(),
-                },
-                owner: p.annotations.get("owner").cloned(),
-                ask: p.annotations.get("ask").cloned(),
-                control: p.annotations.get("control").cloned(),
-            })
-            .collect();
-        r.errors = d.errors.clone();
-        r.ask_owners = d.ask_owners.clone();
-        r.approval_id = d.approval_id.clone();
-        r.shadow = d.shadow.as_ref().map(crate::decision::Shadow::to_json);
-        r.eval_us = Some((d.eval_time.as_nanos() as f64 / 10.0).round() / 100.0);
-        let context = match &entry.request {
-            Recorded::Request { request, action } => {
-                r.principal = Some(request.principal.to_string());
-                r.resource = Some(request.resource.to_string());
-                r.action = Some(action.as_ref().map_or_else(|| request.action_text(), ToString::to_string));
+    /// A chained record of `lost` dropped decisions, also reported on stderr.
+    fn gap(&mut self, lost: u64) {
+        let ts = format_rfc3339_millis(SystemTime::now());
+        eprintln!(
+            "agentauthz audit: {lost} decision(s) not recorded (queue full, on_full=drop); gap record seq {}",
+            self.next_seq
+        );
+        self.emit(&line::Fields { gap: Some(lost), ts: &ts, ..line::Fields::default() });
+    }
+
+    /// Builds a decision's record and hands it to the sinks.
+    fn record(&mut self, entry: &Entry) {
+        let ts = format_rfc3339_millis(entry.now);
+        let (mut principal, mut action, mut resource) = (None, None, None);
+        let mut owned: Option<Map<String, Value>> = None;
+        let mut context: Option<&Map<String, Value>> = None;
+        match &entry.request {
+            Recorded::Request { request, actions } => {
+                principal = Some(request.principal.to_string());
+                resource = Some(request.resource.to_string());
+                let resolved = actions.as_ref().and_then(|c| crate::engine::resolve_action(c, &request.action).ok());
+                action = Some(resolved.map_or_else(|| request.action_text(), |a| a.to_string()));
                 match &request.context {
-                    RequestContext::Json(map) => Some(map.as_ref().clone()),
-                    RequestContext::Typed(pairs) => Some(typed_context_json(pairs)),
-                    RequestContext::Values(attrs) => Some(crate::request::record_json(attrs)),
+                    RequestContext::Json(map) => context = Some(map.as_ref()),
+                    RequestContext::Typed(pairs) => owned = Some(typed_context_json(pairs)),
+                    RequestContext::Values(attrs) => owned = Some(crate::request::record_json(attrs)),
                 }
             }
             Recorded::Json(value) => {
@@ -519,45 +537,62 @@ impl Writer {
                         other => canonical_json(other),
                     })
                 };
-                r.principal = text("principal");
-                r.action = text("action");
-                r.resource = text("resource");
+                principal = text("principal");
+                action = text("action");
+                resource = text("resource");
                 match value.get("context") {
-                    Some(Value::Object(m)) if check_depth(m).is_ok() => Some(m.clone()),
-                    _ => None,
+                    Some(Value::Object(m)) if check_depth(m).is_ok() => context = Some(m),
+                    _ => {}
                 }
             }
-            Recorded::Text => None,
-        };
-        if let Some(mut map) = context {
-            let removed = record::redact(&mut map, &self.redact);
-            if !removed.is_empty() {
-                for e in &mut r.errors {
-                    e.message = record::scrub(&e.message, &removed);
-                }
-            }
-            r.context = Some(Value::Object(map));
+            Recorded::Text => {}
         }
-        r
+        // Redaction works on a copy (the request's context is shared with the caller).
+        let mut scrubbed: Option<Vec<crate::decision::DecisionError>> = None;
+        if !self.redact.is_empty() {
+            let mut map = match (owned.take(), context) {
+                (Some(m), _) => Some(m),
+                (None, Some(m)) => Some(m.clone()),
+                (None, None) => None,
+            };
+            if let Some(map) = &mut map {
+                let removed = record::redact(map, &self.redact);
+                if !removed.is_empty() && !entry.decision.errors.is_empty() {
+                    let mut errors = entry.decision.errors.clone();
+                    for e in &mut errors {
+                        e.message = record::scrub(&e.message, &removed);
+                    }
+                    scrubbed = Some(errors);
+                }
+            }
+            owned = map;
+        }
+        let fields = line::Fields {
+            action: action.as_deref(),
+            context: owned.as_ref().or(context),
+            decision: Some(&entry.decision),
+            errors: scrubbed.as_deref(),
+            boot_id: &self.boot_id,
+            gap: None,
+            principal: principal.as_deref(),
+            resource: resource.as_deref(),
+            ts: &ts,
+        };
+        let mut out = std::mem::take(&mut self.line);
+        let hash = line::write_line(&mut out, &fields, self.next_seq, &self.prev_hash);
+        self.sink(hash, out);
     }
 
-    /// Chains, seals and hands a record to every sink.
-    fn emit(&mut self, record: &mut AuditRecord) {
-        record.seq = self.next_seq;
-        record.prev_hash = std::mem::take(&mut self.prev_hash);
-        if record.gap.is_none() {
-            record.decision_id = Some(format!("{}-{}", self.boot_id, self.next_seq));
-        }
-        let line = match record.seal() {
-            Ok(line) => line,
-            Err(e) => {
-                // Cannot happen for records built here; keep the chain intact.
-                self.prev_hash = std::mem::take(&mut record.prev_hash);
-                self.shared.error(format!("cannot serialize record: {e}"));
-                return;
-            }
-        };
-        self.prev_hash = record.hash.clone();
+    /// Chains, seals and hands a (gap) record to every sink.
+    fn emit(&mut self, fields: &line::Fields<'_>) {
+        let mut out = std::mem::take(&mut self.line);
+        let hash = line::write_line(&mut out, fields, self.next_seq, &self.prev_hash);
+        self.sink(hash, out);
+    }
+
+    /// Advances the chain past a written line and hands it to every sink.
+    fn sink(&mut self, hash: String, line: String) {
+        self.prev_hash = hash;
         self.next_seq += 1;
         self.shared.next_seq.store(self.next_seq, Ordering::Relaxed);
         self.shared.records.fetch_add(1, Ordering::Relaxed);
@@ -567,19 +602,23 @@ impl Writer {
             }
         }
         for callback in &self.callbacks {
-            if catch_unwind(AssertUnwindSafe(|| callback(&line))).is_err() {
-                self.shared.error("an audit callback panicked".into());
+            match catch_unwind(AssertUnwindSafe(|| callback(&line))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => self.shared.error(format!("audit callback failed: {e}")),
+                Err(_) => self.shared.error("an audit callback panicked".into()),
             }
         }
         if let Some((cap, ring)) = &self.shared.ring {
-            let mut ring = ring.lock().unwrap_or_else(|p| p.into_inner());
             if *cap > 0 {
-                if ring.len() >= *cap {
-                    ring.pop_front();
-                }
-                ring.push_back(line);
+                let mut ring = ring.lock().unwrap_or_else(|p| p.into_inner());
+                // A full ring reuses its oldest string's allocation.
+                let mut copy = if ring.len() >= *cap { ring.pop_front().unwrap_or_default() } else { String::new() };
+                copy.clear();
+                copy.push_str(&line);
+                ring.push_back(copy);
             }
         }
+        self.line = line;
     }
 
     fn write_out(&mut self) {

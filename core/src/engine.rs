@@ -421,14 +421,16 @@ impl Engine {
     pub fn authorize_at(&self, request: &Request, now: SystemTime) -> Decision {
         let (decision, counted) = self.decide_at(request, now);
         if let Some(log) = &self.audit {
-            let action = match &request.action {
+            // A bare action name is resolved on the writer thread, against the
+            // policy set that decided (an Arc, not a lookup, here).
+            let actions = match &request.action {
                 ActionRef::Uid(_) => None,
-                ActionRef::Name(_) => resolve_action(&self.compiled.load(), &request.action).ok(),
+                ActionRef::Name(_) => Some(self.compiled.load_full()),
             };
             // With session counters on, the record holds the counts the policies
             // saw, so that a replay decides the same request.
-            let request = Recorded::Request { request: counted.unwrap_or_else(|| request.clone()), action };
-            log.submit(Entry { request, decision: decision.clone(), now });
+            let request = Recorded::Request { request: counted.unwrap_or_else(|| request.clone()), actions };
+            log.submit(Entry { request, decision: decision.clone(), now, lost_before: 0 });
         }
         decision
     }
@@ -506,7 +508,12 @@ impl Engine {
     /// Records the denial of a request that did not parse.
     fn audit_unparsed(&self, recorded: impl FnOnce() -> Recorded, decision: &Decision) {
         if let Some(log) = &self.audit {
-            log.submit(Entry { request: recorded(), decision: decision.clone(), now: self.clock.now() });
+            log.submit(Entry {
+                request: recorded(),
+                decision: decision.clone(),
+                now: self.clock.now(),
+                lost_before: 0,
+            });
         }
     }
 
@@ -861,7 +868,7 @@ fn denied(c: &Compiled, reasons: Vec<Arc<PolicyInfo>>, errors: Vec<DecisionError
     }
 }
 
-fn resolve_action(c: &Compiled, action: &ActionRef) -> Result<EntityUid, RequestError> {
+pub(crate) fn resolve_action(c: &Compiled, action: &ActionRef) -> Result<EntityUid, RequestError> {
     match action {
         ActionRef::Uid(u) => Ok(u.clone()),
         ActionRef::Name(name) => match c.action_shorthand.get(name) {

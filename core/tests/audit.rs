@@ -221,7 +221,10 @@ fn redacted_values_never_reach_any_sink() {
     let log = AuditLog::builder()
         .file(&path)
         .ring(10)
-        .callback(Box::new(move |line| sink.lock().unwrap().push(line.to_string())))
+        .callback(Box::new(move |line| {
+            sink.lock().unwrap().push(line.to_string());
+            Ok(())
+        }))
         .redact("credential.token")
         .redact("headers.auth")
         .redact("note")
@@ -356,14 +359,20 @@ fn drop_mode_counts_losses_and_writes_a_gap_record() {
     let log = AuditLog::builder()
         .file(&path)
         .capacity(2)
-        .on_full(OnFull::Drop)
-        // A slow sink: the writer falls behind at once.
-        .callback(Box::new(|_| std::thread::sleep(Duration::from_millis(2))))
+        // A slow sink: the writer falls behind at once. (Drop is the default.)
+        .callback(Box::new(|_| {
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(())
+        }))
         .open()
         .unwrap();
     let engine = engine_with(log);
-    let n = 200;
-    decide_trace(&engine, n);
+    // Decision i is made at t0 + i seconds, so each record says which it was.
+    let t0 = agentauthz::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+    let n = 200u64;
+    for ((req, _), i) in trace().iter().cycle().zip(0..n) {
+        engine.authorize_at(&Request::from_json(req).unwrap(), t0 + Duration::from_secs(i));
+    }
     let log = engine.audit().unwrap();
     log.flush().unwrap();
     let stats = log.stats();
@@ -372,10 +381,24 @@ fn drop_mode_counts_losses_and_writes_a_gap_record() {
     assert!(report.intact(), "{:?}", report.broken);
     assert!(report.gaps >= 1);
     assert_eq!(report.lost, stats.dropped);
-    assert_eq!(report.records - report.gaps + report.lost, n as u64);
+    assert_eq!(report.records - report.gaps + report.lost, n);
+    // Each gap record sits exactly where its decisions were lost: between two
+    // recorded decisions, the gaps count exactly the decisions in between.
     let text = std::fs::read_to_string(&path).unwrap();
-    let gap = text.lines().map(|l| AuditRecord::from_line(l).unwrap()).find(|r| r.gap.is_some()).unwrap();
-    assert!(gap.gap.unwrap().lost > 0 && gap.outcome.is_none());
+    let (mut next, mut pending_lost) = (0u64, 0u64);
+    for r in text.lines().map(|l| AuditRecord::from_line(l).unwrap()) {
+        if let Some(gap) = r.gap {
+            assert!(gap.lost > 0 && r.outcome.is_none());
+            pending_lost += gap.lost;
+            continue;
+        }
+        let at = agentauthz::parse_rfc3339(&r.ts).unwrap();
+        let index = at.duration_since(t0).unwrap().as_secs();
+        assert_eq!(index, next + pending_lost, "record seq {} (decision {index})", r.seq);
+        next = index + 1;
+        pending_lost = 0;
+    }
+    assert_eq!(next + pending_lost, n, "trailing drops are reported too");
 }
 
 #[test]
@@ -385,7 +408,11 @@ fn block_mode_loses_nothing_with_a_tiny_queue() {
     let log = AuditLog::builder()
         .file(&path)
         .capacity(1)
-        .callback(Box::new(|_| std::thread::sleep(Duration::from_micros(200))))
+        .on_full(OnFull::Block)
+        .callback(Box::new(|_| {
+            std::thread::sleep(Duration::from_micros(200));
+            Ok(())
+        }))
         .open()
         .unwrap();
     let engine = Arc::new(engine_with(log));
@@ -432,6 +459,24 @@ fn reopening_continues_the_chain_and_sets_a_torn_tail_aside() {
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let err = AuditLog::builder().file(&path).open().unwrap_err();
     assert!(err.to_string().contains("does not match its hash"), "{err}");
+}
+
+#[test]
+fn a_failing_callback_is_counted_and_the_other_sinks_get_everything() {
+    let log = AuditLog::builder()
+        .ring(100)
+        .callback(Box::new(|line| if line.contains("\"seq\":2,") { Err("sink down".into()) } else { Ok(()) }))
+        .open()
+        .unwrap();
+    let engine = engine_with(log);
+    assert_eq!(decide_trace(&engine, 5).len(), 5);
+    let log = engine.audit().unwrap();
+    log.flush().unwrap();
+    let stats = log.stats();
+    assert_eq!((stats.records, stats.write_errors), (5, 1), "{stats:?}");
+    assert_eq!(stats.last_error.as_deref(), Some("audit callback failed: sink down"));
+    let seqs: Vec<u64> = log.recent().iter().map(|l| AuditRecord::from_line(l).unwrap().seq).collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4]);
 }
 
 #[test]

@@ -18,7 +18,13 @@ fn main() {
     let log_dir = std::env::temp_dir().join(format!("agentauthz-profile-audit-{}", std::process::id()));
     if variant == "audit" {
         std::fs::create_dir_all(&log_dir).unwrap();
-        let log = agentauthz::audit::AuditLog::builder().file(log_dir.join("audit.jsonl")).open().unwrap();
+        // Block: every record is written, so the writer's cost per record is
+        // (writer thread's instructions) / (records).
+        let log = agentauthz::audit::AuditLog::builder()
+            .file(log_dir.join("audit.jsonl"))
+            .on_full(agentauthz::audit::OnFull::Block)
+            .open()
+            .unwrap();
         builder = builder.audit(log);
     }
     let engine = builder.build().unwrap();
@@ -39,7 +45,9 @@ fn main() {
     }
     if let Some(log) = engine.audit() {
         log.flush().unwrap();
-        println!("audit: {:?}", log.stats());
+        let stats = log.stats();
+        let bytes = std::fs::metadata(log_dir.join("audit.jsonl")).map(|m| m.len()).unwrap_or(0);
+        println!("audit: {stats:?}, {} bytes per record", bytes / stats.records.max(1));
         drop(engine);
         let _ = std::fs::remove_dir_all(&log_dir);
     }

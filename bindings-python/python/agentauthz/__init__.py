@@ -17,6 +17,12 @@ Runtime controls, all effective from the next decision on every thread:
 :meth:`Engine.reload` (validated, atomic policy swap) and session counters
 (``Engine.from_dir(..., session_counters=True)``).
 
+Audit: ``Engine(..., audit={"file": "audit.jsonl", "ring": 100, "redact":
+["credential.token"], "callback": fn})`` records every decision in a
+hash-chained log from a background thread; :meth:`Engine.audit_flush`,
+:meth:`Engine.audit_stats`, :meth:`Engine.audit_records` and
+:func:`audit_verify` (check a log's chain).
+
 Everything raised derives from :class:`AuthzError`: :class:`SchemaError`,
 :class:`PolicyError`, :class:`EntityError` when loading or reloading;
 :class:`RequestError` for arguments that cannot be converted;
@@ -42,6 +48,7 @@ from ._native import (
     Engine,
     Reason,
     __version__,
+    audit_verify,
     load_cases,
 )
 
@@ -62,5 +69,6 @@ __all__ = [
     "Revocation",
     "SchemaError",
     "__version__",
+    "audit_verify",
     "load_cases",
 ]

@@ -6,7 +6,16 @@ from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Option
 
 from ._controls import Grant, Revocation
 
-__all__ = ["Decision", "Engine", "MAX_CONTEXT_DEPTH", "MAX_REQUEST_BYTES", "Reason", "__version__", "load_cases"]
+__all__ = [
+    "Decision",
+    "Engine",
+    "MAX_CONTEXT_DEPTH",
+    "MAX_REQUEST_BYTES",
+    "Reason",
+    "__version__",
+    "audit_verify",
+    "load_cases",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -21,6 +30,9 @@ _Path = Union[str, "os.PathLike[str]"]
 # A batch item: a dict with principal, action, resource and optional context,
 # or a (principal, action, resource[, context]) tuple.
 _BatchRequest = Union[Mapping[str, Any], Tuple[Any, ...]]
+# The audit option: file, rotate_bytes, ring, redact, on_full ("drop" | "block"),
+# capacity, callback (called on the writer thread with each record dict).
+_AuditOptions = Mapping[str, Any]
 
 MAX_CONTEXT_DEPTH: int
 MAX_REQUEST_BYTES: int
@@ -88,6 +100,7 @@ class Engine:
         session_counters: bool = False,
         max_sessions: Optional[int] = None,
         session_idle_seconds: Optional[_Seconds] = None,
+        audit: Optional[_AuditOptions] = None,
     ) -> "Engine": ...
     @staticmethod
     def from_dir(
@@ -98,6 +111,7 @@ class Engine:
         session_counters: bool = False,
         max_sessions: Optional[int] = None,
         session_idle_seconds: Optional[_Seconds] = None,
+        audit: Optional[_AuditOptions] = None,
     ) -> "Engine": ...
     @property
     def policy_version(self) -> str: ...
@@ -147,6 +161,9 @@ class Engine:
     @property
     def error_mode(self) -> _ErrorMode: ...
     def policies(self) -> List[Reason]: ...
+    def audit_flush(self) -> None: ...
+    def audit_stats(self) -> Dict[str, Any]: ...
+    def audit_records(self) -> List[Dict[str, Any]]: ...
     def authorize(
         self,
         principal: _EntityRef,
@@ -176,3 +193,5 @@ class Engine:
     ) -> Callable[[_F], _F]: ...
 
 def load_cases(path: _Path) -> List[Dict[str, Any]]: ...
+
+def audit_verify(files: List[_Path]) -> Dict[str, Any]: ...

@@ -112,46 +112,6 @@ impl AuditRecord {
     pub fn from_line(line: &str) -> Result<Self, String> {
         serde_json::from_str(line).map_err(|e| e.to_string())
     }
-
-    /// A minimal record: the caller fills the rest.
-    pub(crate) fn empty(seq: u64, ts: String, prev_hash: String) -> Self {
-        Self {
-            seq,
-            ts,
-            decision_id: None,
-            policy_version: None,
-            principal: None,
-            action: None,
-            resource: None,
-            context: None,
-            outcome: None,
-            reasons: Vec::new(),
-            errors: Vec::new(),
-            ask_owners: Vec::new(),
-            approval_id: None,
-            eval_us: None,
-            gap: None,
-            shadow: None,
-            prev_hash,
-            hash: String::new(),
-        }
-    }
-
-    /// Fills in `hash` and returns the line to write: the canonical form with
-    /// `"hash"` first (verification re-canonicalizes, so key order in the
-    /// line does not matter), no newline.
-    pub(crate) fn seal(&mut self) -> Result<String, String> {
-        self.hash.clear();
-        let mut value = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
-        let Value::Object(map) = &mut value else { return Err("a record must serialize to an object".into()) };
-        map.remove("hash");
-        let canonical = canonical_json(&value);
-        let hash = hash_hex(&canonical);
-        let rest = canonical.strip_prefix('{').ok_or("a record must serialize to an object")?;
-        let line = format!("{{\"hash\":\"{hash}\",{rest}");
-        self.hash = hash;
-        Ok(line)
-    }
 }
 
 /// Recomputes a parsed line's hash: SHA-256 over the canonical form of the
@@ -163,14 +123,7 @@ pub(crate) fn expected_hash(record: &Map<String, Value>) -> String {
 }
 
 pub(crate) fn hash_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        for nibble in [b >> 4, b & 0x0f] {
-            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-        }
-    }
-    out
+    super::line::to_hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// The canonical serialization the hash covers: object keys sorted
@@ -183,7 +136,7 @@ pub fn canonical_json(value: &Value) -> String {
     out
 }
 
-fn write_value(value: &Value, out: &mut String) {
+pub(crate) fn write_value(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -201,8 +154,32 @@ fn write_value(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(map) => write_object(map.iter(), out),
+        Value::Object(map) => write_map(map, out),
     }
+}
+
+/// An object in canonical form; serde_json's map usually iterates in
+/// bytewise key order already, and then no sorting (or allocation) is needed.
+pub(crate) fn write_map(map: &Map<String, Value>, out: &mut String) {
+    let mut prev: Option<&String> = None;
+    let sorted = map.keys().all(|k| {
+        let ok = prev.is_none_or(|p| p.as_bytes() < k.as_bytes());
+        prev = Some(k);
+        ok
+    });
+    if !sorted {
+        return write_object(map.iter(), out);
+    }
+    out.push('{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(k, out);
+        out.push(':');
+        write_value(v, out);
+    }
+    out.push('}');
 }
 
 fn write_object<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut String) {
@@ -220,7 +197,7 @@ fn write_object<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out:
     out.push('}');
 }
 
-fn write_string(s: &str, out: &mut String) {
+pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
     // Copy runs of characters that need no escape in one go.
     let mut start = 0;
