@@ -306,12 +306,8 @@ impl std::fmt::Debug for AuditLog {
 /// queue, so the size difference between variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Recorded {
-    /// A parsed request; `actions` (the policy set that decided) resolves an
-    /// action given by bare name, on the writer thread.
-    Request {
-        request: Request,
-        actions: Option<Arc<crate::compile::Compiled>>,
-    },
+    /// A parsed request (its action resolved to a uid when the policy set knew it).
+    Request(Request),
     Json(Value),
     Text,
 }
@@ -519,11 +515,10 @@ impl Writer {
         let mut owned: Option<Map<String, Value>> = None;
         let mut context: Option<&Map<String, Value>> = None;
         match &entry.request {
-            Recorded::Request { request, actions } => {
+            Recorded::Request(request) => {
                 principal = Some(request.principal.to_string());
                 resource = Some(request.resource.to_string());
-                let resolved = actions.as_ref().and_then(|c| crate::engine::resolve_action(c, &request.action).ok());
-                action = Some(resolved.map_or_else(|| request.action_text(), |a| a.to_string()));
+                action = Some(request.action_text());
                 match &request.context {
                     RequestContext::Json(map) => context = Some(map.as_ref()),
                     RequestContext::Typed(pairs) => owned = Some(typed_context_json(pairs)),

@@ -421,15 +421,21 @@ impl Engine {
     pub fn authorize_at(&self, request: &Request, now: SystemTime) -> Decision {
         let (decision, counted) = self.decide_at(request, now);
         if let Some(log) = &self.audit {
-            // A bare action name is resolved on the writer thread, against the
-            // policy set that decided (an Arc, not a lookup, here).
-            let actions = match &request.action {
-                ActionRef::Uid(_) => None,
-                ActionRef::Name(_) => Some(self.compiled.load_full()),
-            };
             // With session counters on, the record holds the counts the policies
-            // saw, so that a replay decides the same request.
-            let request = Recorded::Request { request: counted.unwrap_or_else(|| request.clone()), actions };
+            // saw, so that a replay decides the same request. A bare action
+            // name is recorded resolved (a lookup, no allocation).
+            let source = counted.as_ref().unwrap_or(request);
+            let action = match &source.action {
+                ActionRef::Name(_) => resolve_action(&self.compiled.load(), &source.action)
+                    .map_or_else(|_| source.action.clone(), ActionRef::Uid),
+                ActionRef::Uid(uid) => ActionRef::Uid(uid.clone()),
+            };
+            let request = Recorded::Request(Request {
+                principal: source.principal.clone(),
+                action,
+                resource: source.resource.clone(),
+                context: source.context.clone(),
+            });
             log.submit(Entry { request, decision: decision.clone(), now, lost_before: 0 });
         }
         decision
