@@ -9,7 +9,7 @@ const { generateText, tool, stepCountIs } = require('ai')
 const { MockLanguageModelV3 } = require('ai/test')
 const { z } = require('zod')
 const { guardTools, guardTool } = require('agentauthz/adapters')
-const { makeGuard } = require('./_tools')
+const { makeGuard, auditedGuard } = require('./_tools')
 
 const usage = {
   inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
@@ -64,7 +64,7 @@ test('generateText: allow runs, deny refuses, ask runs only when approved; every
   const ran = []
   const log = []
   const asked = []
-  const guard = makeGuard(log, {
+  const { guard, trail } = auditedGuard(log, {
     approver: async (v) => (asked.push(v), v.call.arguments.path === 'tmp/build.log'),
   })
   const model = scriptedModel([
@@ -98,6 +98,17 @@ test('generateText: allow runs, deny refuses, ask runs only when approved; every
     ],
   )
   assert.ok(log.every((v) => v.call.native && typeof v.call.native.toolCallId === 'string'))
+  // The engine's audit log records each call; the approved ask is decided again
+  // after the approval (allow), the refused one stays an ask. The SDK runs the
+  // step's tool calls concurrently, so the order of records is not fixed.
+  const key = (r) => JSON.stringify(r)
+  assert.deepEqual(trail().map(key).sort(), [
+    ['read_file', 'README.md', 'allow'],
+    ['read_file', '.env', 'deny'],
+    ['delete_file', 'tmp/build.log', 'ask'],
+    ['delete_file', 'tmp/build.log', 'allow'],
+    ['delete_file', 'src/app.py', 'ask'],
+  ].map(key).sort())
 })
 
 test('principal and session from the execute options (experimental_context)', async () => {

@@ -12,7 +12,7 @@ const { InMemoryTransport } = require('@modelcontextprotocol/sdk/inMemory.js')
 const { ListToolsRequestSchema, CallToolRequestSchema } = require('@modelcontextprotocol/sdk/types.js')
 const { z } = require('zod')
 const { guardMcpServer, cedarSchemaForTools } = require('agentauthz/adapters')
-const { TOOLS, makeGuard } = require('./_tools')
+const { TOOLS, makeGuard, auditedGuard } = require('./_tools')
 
 /** The caller's principal: the client's declared name (the SDK serves one client per server). */
 const caller = (server) => () => ({ type: 'Agent', id: server.server.getClientVersion().name })
@@ -82,7 +82,7 @@ test('allow, deny and ask over MCP (guarded after the tools are registered)', as
   const asked = []
   const server = new McpServer({ name: 'workspace', version: '1.0.0' })
   registerTools(server, ran)
-  const guard = makeGuard(log, { approver: async (v) => (asked.push(v), v.call.arguments.path === 'tmp/build.log') })
+  const { guard, trail } = auditedGuard(log, { approver: async (v) => (asked.push(v), v.call.arguments.path === 'tmp/build.log') })
   assert.equal(guardMcpServer(server, guard), server)
   guardMcpServer(server, guard) // guarding twice does not decide twice
   const client = await connect(server, 'ci-bot')
@@ -112,6 +112,15 @@ test('allow, deny and ask over MCP (guarded after the tools are registered)', as
     ],
   )
   await client.close()
+  // The engine's audit log records each call in order (a client's calls are
+  // sequential here); the approved ask is decided again after the approval.
+  assert.deepEqual(trail(), [
+    ['read_file', 'README.md', 'allow'],
+    ['read_file', '.env', 'deny'],
+    ['delete_file', 'tmp/build.log', 'ask'],
+    ['delete_file', 'tmp/build.log', 'allow'],
+    ['delete_file', 'src/app.py', 'ask'],
+  ])
 })
 
 test('low-level Server with raw JSON-schema tools; the listed tools give the schema fragment', async () => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict
@@ -57,3 +58,32 @@ MCP_EXAMPLE = REPO / "policies-examples" / "mcp-tools"
 def tools_engine() -> agentauthz.Engine:
     """The MCP-tools example engine (schema derived from its tools.json)."""
     return agentauthz.Engine.from_dir(MCP_EXAMPLE)
+
+
+class Audited:
+    """The MCP-tools example engine with a file audit log (Block mode: nothing
+    dropped), and the trail it wrote."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.engine = agentauthz.Engine.from_dir(MCP_EXAMPLE, audit={"file": str(path), "on_full": "block"})
+
+    def trail(self) -> list:
+        """(action id, path argument or None, outcome) of every record, after a
+        flush; the chain must verify."""
+        self.engine.audit_flush()
+        report = agentauthz.audit_verify([self.path])
+        assert report["intact"] and report["broken"] is None, report
+        out = []
+        for line in self.path.read_text().splitlines():
+            r = json.loads(line)
+            action = r["action"].split('"')[1]
+            out.append((action, (r.get("context") or {}).get("path"), r["outcome"]))
+        assert len(out) == report["records"]
+        return out
+
+
+@pytest.fixture
+def audited(tmp_path: Path) -> Audited:
+    """A fresh audited MCP-tools engine per test."""
+    return Audited(tmp_path / "audit.jsonl")

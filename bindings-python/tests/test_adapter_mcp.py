@@ -21,7 +21,7 @@ import agentauthz
 from agentauthz.adapters import ToolGuard, ToolRule, Verdict, cedar_schema_for_tools, typed_arguments
 from agentauthz.adapters.mcp import AuthzMiddleware, guard_mcp_server
 
-from conftest import MCP_EXAMPLE
+from conftest import MCP_EXAMPLE, Audited
 
 TOOLS = json.loads((MCP_EXAMPLE / "tools.json").read_text())
 
@@ -89,7 +89,8 @@ def test_denied_tool_is_neither_listed_nor_callable(tools_engine: agentauthz.Eng
     assert log[1].call.arguments == {"command": "ls", "argv": ["-l"]}
 
 
-def test_allow_deny_ask_over_mcp(tools_engine: agentauthz.Engine) -> None:
+def test_allow_deny_ask_over_mcp(audited: Audited) -> None:
+    tools_engine = audited.engine
     ran: List[str] = []
     log: List[Verdict] = []
     asked: List[Verdict] = []
@@ -121,6 +122,19 @@ def test_allow_deny_ask_over_mcp(tools_engine: agentauthz.Engine) -> None:
         ("read_file", "deny", None, False),
         ("delete_file", "ask", True, True),
         ("delete_file", "ask", False, False),
+    ]
+    # The engine's audit log records the listing's checks (one per tool, no
+    # arguments) and each call; the approved ask is decided again after the
+    # approval (allow), the refused one stays an ask.
+    assert audited.trail() == [
+        ("read_file", None, "allow"),
+        ("delete_file", None, "ask"),
+        ("run_command", None, "allow"),
+        ("read_file", "README.md", "allow"),
+        ("read_file", ".env", "deny"),
+        ("delete_file", "tmp/build.log", "ask"),
+        ("delete_file", "tmp/build.log", "allow"),
+        ("delete_file", "src/app.py", "ask"),
     ]
 
 

@@ -19,7 +19,7 @@ import agentauthz
 from agentauthz.adapters import ToolGuard, ToolRule, Verdict, typed_arguments
 from agentauthz.adapters.openai_agents import authz_guardrail, guard_function_tool
 
-from conftest import MCP_EXAMPLE
+from conftest import MCP_EXAMPLE, Audited
 
 TOOLS = json.loads((MCP_EXAMPLE / "tools.json").read_text())
 set_tracing_disabled(True)
@@ -61,7 +61,8 @@ def outputs(result: Any) -> List[str]:
     return [str(item.output) for item in result.new_items if item.type == "tool_call_output_item"]
 
 
-def test_runner_allow_deny_ask(tools_engine: agentauthz.Engine) -> None:
+def test_runner_allow_deny_ask(audited: Audited) -> None:
+    tools_engine = audited.engine
     ran: List[str] = []
     log: List[Verdict] = []
     asked: List[Verdict] = []
@@ -110,6 +111,15 @@ def test_runner_allow_deny_ask(tools_engine: agentauthz.Engine) -> None:
         "reject_content",
         "allow",
         "reject_content",
+    ]
+    # The engine's audit log records each call; the approved ask is decided
+    # again after the approval (allow), the refused one stays an ask.
+    assert audited.trail() == [
+        ("read_file", "README.md", "allow"),
+        ("read_file", ".env", "deny"),
+        ("delete_file", "tmp/build.log", "ask"),
+        ("delete_file", "tmp/build.log", "allow"),
+        ("delete_file", "src/app.py", "ask"),
     ]
 
 
