@@ -324,8 +324,23 @@ class ToolGuard:
         verdict is recorded) and the exception propagates.
         """
         verdict = self.decide(call)
-        if verdict.outcome != "ask":
-            return self._record(verdict)
+        if verdict.outcome == "ask":
+            return self._ask(verdict)
+        if self.on_decision is not None:
+            self.on_decision(verdict)
+        return verdict
+
+    async def acheck(self, call: ToolCall) -> Verdict:
+        """:meth:`check` for async code: an async approver is awaited."""
+        verdict = self.decide(call)
+        if verdict.outcome == "ask":
+            return await self._aask(verdict)
+        if self.on_decision is not None:
+            self.on_decision(verdict)
+        return verdict
+
+    def _ask(self, verdict: Verdict) -> Verdict:
+        """The ``ask`` part of :meth:`check`: the approver, then the record."""
         if self.approver is None:
             return self._record(self._settle(verdict, None))
         try:
@@ -337,11 +352,8 @@ class ToolGuard:
             raise
         return self._record(self._settle(verdict, answer))
 
-    async def acheck(self, call: ToolCall) -> Verdict:
-        """:meth:`check` for async code: an async approver is awaited."""
-        verdict = self.decide(call)
-        if verdict.outcome != "ask":
-            return self._record(verdict)
+    async def _aask(self, verdict: Verdict) -> Verdict:
+        """The ``ask`` part of :meth:`acheck`: the approver (awaited), then the record."""
         if self.approver is None:
             return self._record(self._settle(verdict, None))
         try:

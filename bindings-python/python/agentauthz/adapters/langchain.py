@@ -19,6 +19,7 @@ Install with ``pip install 'agentauthz[langchain]'``.
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Mapping
 
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
@@ -53,8 +54,10 @@ class GuardedTool(BaseTool):
     def _part(self, spec: t.Any, config: t.Optional[RunnableConfig], key: str) -> t.Any:
         if spec is not None:
             return spec(config) if callable(spec) else spec
-        configurable = (config or {}).get("configurable") or {}
-        return configurable.get(key)
+        if not config:
+            return None
+        configurable = config.get("configurable")
+        return configurable.get(key) if configurable else None
 
     def _tool_call(self, tool_input: t.Any, config: t.Optional[RunnableConfig]) -> ToolCall:
         """The :class:`ToolCall` of an invocation's input (a tool call, a dict or a string)."""
@@ -67,7 +70,7 @@ class GuardedTool(BaseTool):
             args = tool_input
         return ToolCall(
             self.name,
-            args if isinstance(args, t.Mapping) else {"input": args},
+            args if type(args) is dict or isinstance(args, Mapping) else {"input": args},
             agent=self._part(self.agent, config, AGENT_KEY),
             session=self._part(self.session, config, SESSION_KEY),
             native=config,

@@ -53,13 +53,12 @@ class AuthzMiddleware:
         """Handle one inbound message (the ``ServerMiddleware`` protocol)."""
         if ctx.request_id is None:
             return await call_next(ctx)
-        if ctx.method == "tools/call":
-            return await self._tools_call(ctx, call_next)
-        if ctx.method == "tools/list":
+        method = ctx.method
+        if method == "tools/list":
             return self._filter(ctx, await call_next(ctx))
-        return await call_next(ctx)
-
-    async def _tools_call(self, ctx: t.Any, call_next: t.Callable[[t.Any], t.Awaitable[t.Any]]) -> t.Any:
+        if method != "tools/call":
+            return await call_next(ctx)
+        # tools/call, inline (this runs before every tool call).
         params = ctx.params
         if type(params) is not dict and not isinstance(params, Mapping):
             params = {}
@@ -67,12 +66,17 @@ class AuthzMiddleware:
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
+        guard = self.guard
         if type(name) is not str or (type(arguments) is not dict and not isinstance(arguments, Mapping)):
             # Fail closed: a call we cannot read is refused (and recorded).
             call = self._call(ctx, name if isinstance(name, str) else "", {})
-            verdict = self.guard.refuse(call, "malformed tools/call parameters")
+            verdict = guard.refuse(call, "malformed tools/call parameters")
         else:
-            verdict = await self.guard.acheck(self._call(ctx, name, arguments))
+            verdict = guard.decide(self._call(ctx, name, arguments))
+            if verdict.outcome == "ask":
+                verdict = await guard._aask(verdict)
+            elif guard.on_decision is not None:
+                guard.on_decision(verdict)
         if verdict.proceed:
             return await call_next(ctx)
         return mcp_types.CallToolResult(

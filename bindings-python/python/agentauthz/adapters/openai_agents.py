@@ -29,10 +29,6 @@ from ._core import ToolCall, ToolGuard
 __all__ = ["authz_guardrail", "guard_function_tool"]
 
 
-def _part(spec: t.Any, data: ToolInputGuardrailData) -> t.Any:
-    return spec(data) if callable(spec) else spec
-
-
 def authz_guardrail(
     guard: ToolGuard, *, agent: t.Any = None, session: t.Any = None, name: str = "agentauthz"
 ) -> ToolInputGuardrail[t.Any]:
@@ -51,11 +47,18 @@ def authz_guardrail(
         call = ToolCall(
             tool_ctx.tool_name,
             arguments if arguments is not None else {},
-            agent=_part(agent, data),
-            session=_part(session, data),
+            agent=agent(data) if callable(agent) else agent,
+            session=session(data) if callable(session) else session,
             native=data,
         )
-        verdict = guard.refuse(call, f"unreadable arguments: {error}") if arguments is None else await guard.acheck(call)
+        if arguments is None:
+            verdict = guard.refuse(call, f"unreadable arguments: {error}")
+        else:
+            verdict = guard.decide(call)
+            if verdict.outcome == "ask":
+                verdict = await guard._aask(verdict)
+            elif guard.on_decision is not None:
+                guard.on_decision(verdict)
         if verdict.proceed:
             return ToolGuardrailFunctionOutput.allow(output_info=verdict)
         return ToolGuardrailFunctionOutput.reject_content(t.cast(str, verdict.message), output_info=verdict)
