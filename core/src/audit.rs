@@ -92,8 +92,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -254,14 +254,20 @@ impl AuditLogBuilder {
             ring: self.ring.map(|cap| (cap, Mutex::new(VecDeque::with_capacity(cap.min(4096))))),
             records: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            dropped_unreported: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
             last_error: Mutex::new(None),
             next_seq: AtomicU64::new(next_seq),
         });
-        let (tx, rx) = mpsc::sync_channel(self.capacity);
+        let queue = Arc::new(Queue {
+            state: Mutex::new(QueueState {
+                items: Vec::with_capacity(self.capacity.min(4096)),
+                lost: 0,
+                closed: false,
+            }),
+            space: Condvar::new(),
+        });
         let writer = Writer {
-            rx,
+            queue: Arc::clone(&queue),
             shared: Arc::clone(&shared),
             file,
             callbacks: self.callbacks,
@@ -276,7 +282,8 @@ impl AuditLogBuilder {
             .spawn(move || writer.run())
             .map_err(|e| AuditError::Write(format!("cannot start the audit writer: {e}")))?;
         Ok(AuditLog {
-            tx,
+            queue,
+            capacity: self.capacity.max(1),
             thread: handle.thread().clone(),
             handle: Mutex::new(Some(handle)),
             shared,
@@ -288,7 +295,8 @@ impl AuditLogBuilder {
 /// A hash-chained audit log: a queue and a background writer feeding sinks.
 /// See the [module documentation](self).
 pub struct AuditLog {
-    tx: SyncSender<Msg>,
+    queue: Arc<Queue>,
+    capacity: usize,
     thread: Thread,
     handle: Mutex<Option<JoinHandle<()>>>,
     shared: Arc<Shared>,
@@ -322,15 +330,41 @@ pub(crate) struct Entry {
 }
 
 enum Msg {
-    Record(Box<Entry>),
-    Flush(SyncSender<Result<(), String>>),
+    Record(Entry),
+    /// Drops since the last queued record (their gap goes before the sync), and the reply.
+    Flush(u64, SyncSender<Result<(), String>>),
+}
+
+/// The hand-off between deciding threads and the writer: a vector that
+/// deciders push onto under a short lock and that the writer swaps out whole
+/// when it wakes. A decision costs one uncontended lock and a push, with no
+/// allocation and no per-record exchange of cache lines with the writer (a
+/// channel costs several per record while the writer drains it).
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Signalled when the writer takes a batch (Block-mode deciders wait on it).
+    space: Condvar,
+}
+
+struct QueueState {
+    items: Vec<Msg>,
+    /// Decisions dropped (queue full) since the last queued record: the next
+    /// record carries the count, so the gap is recorded where they were lost.
+    lost: u64,
+    /// The log is closing: the writer drains what is queued and stops.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 struct Shared {
     ring: Option<(usize, Mutex<VecDeque<String>>)>,
     records: AtomicU64,
     dropped: AtomicU64,
-    dropped_unreported: AtomicU64,
     write_errors: AtomicU64,
     last_error: Mutex<Option<String>>,
     next_seq: AtomicU64,
@@ -359,22 +393,39 @@ impl AuditLog {
 
     /// Hands a decision to the writer (called by the engine on every decision).
     pub(crate) fn submit(&self, mut entry: Entry) {
-        match self.on_full {
-            OnFull::Block => {
-                let _ = self.tx.send(Msg::Record(Box::new(entry)));
-            }
-            OnFull::Drop => {
-                // Decisions dropped since the last record that got through go
-                // with this one, so the gap record lands where they were lost.
-                if self.shared.dropped_unreported.load(Ordering::Relaxed) > 0 {
-                    entry.lost_before = self.shared.dropped_unreported.swap(0, Ordering::Relaxed);
-                }
-                if let Err(TrySendError::Full(Msg::Record(entry))) = self.tx.try_send(Msg::Record(Box::new(entry))) {
+        let mut q = self.queue.lock();
+        if q.closed {
+            return;
+        }
+        if q.items.len() >= self.capacity {
+            match self.on_full {
+                OnFull::Drop => {
+                    q.lost += 1;
+                    drop(q);
                     self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                    self.shared.dropped_unreported.fetch_add(entry.lost_before + 1, Ordering::Relaxed);
+                    return;
+                }
+                OnFull::Block => {
+                    while q.items.len() >= self.capacity && !q.closed {
+                        self.thread.unpark();
+                        q = match self.queue.space.wait_timeout(q, Duration::from_millis(50)) {
+                            Ok((q, _)) => q,
+                            Err(p) => p.into_inner().0,
+                        };
+                        if self.writer_gone() {
+                            return;
+                        }
+                    }
                 }
             }
         }
+        entry.lost_before = std::mem::take(&mut q.lost);
+        q.items.push(Msg::Record(entry));
+    }
+
+    /// Whether the writer thread has stopped (it only stops on close, or by a bug).
+    fn writer_gone(&self) -> bool {
+        self.handle.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Waits until every record enqueued before this call is written to every
@@ -382,12 +433,22 @@ impl AuditLog {
     /// records are kept and retried) or the log is closed.
     pub fn flush(&self) -> Result<(), AuditError> {
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
-        self.tx.send(Msg::Flush(reply_tx)).map_err(|_| AuditError::Closed)?;
+        {
+            let mut q = self.queue.lock();
+            if q.closed {
+                return Err(AuditError::Closed);
+            }
+            let lost = std::mem::take(&mut q.lost);
+            q.items.push(Msg::Flush(lost, reply_tx));
+        }
         self.thread.unpark();
-        match reply_rx.recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(AuditError::Write(message)),
-            Err(_) => Err(AuditError::Closed),
+        loop {
+            match reply_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(message)) => return Err(AuditError::Write(message)),
+                Err(RecvTimeoutError::Timeout) if !self.writer_gone() => {}
+                Err(_) => return Err(AuditError::Closed),
+            }
         }
     }
 
@@ -420,9 +481,8 @@ impl AuditLog {
 impl Drop for AuditLog {
     fn drop(&mut self) {
         let _ = self.flush();
-        // Replace the sender so the writer sees the channel close, then join it.
-        let (dead_tx, _) = mpsc::sync_channel(1);
-        drop(std::mem::replace(&mut self.tx, dead_tx));
+        self.queue.lock().closed = true;
+        self.queue.space.notify_all();
         self.thread.unpark();
         if let Some(handle) = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = handle.join();
@@ -446,7 +506,7 @@ const MAX_PENDING: usize = 64 << 20;
 const BATCH_BYTES: usize = 256 << 10;
 
 struct Writer {
-    rx: Receiver<Msg>,
+    queue: Arc<Queue>,
     shared: Arc<Shared>,
     file: Option<FileSink>,
     callbacks: Vec<Callback>,
@@ -461,40 +521,46 @@ struct Writer {
 impl Writer {
     fn run(mut self) {
         let mut idle = Duration::from_micros(200);
+        // Swapped with the queue's vector: the two buffers are reused for the writer's life.
+        let mut batch: Vec<Msg> = Vec::new();
         loop {
-            match self.rx.try_recv() {
-                Ok(Msg::Record(entry)) => {
-                    if entry.lost_before > 0 {
-                        self.gap(entry.lost_before);
-                    }
-                    self.record(&entry);
-                    idle = Duration::from_micros(200);
-                }
-                Ok(Msg::Flush(reply)) => {
-                    self.report_drops();
-                    let _ = reply.send(self.sync());
-                }
-                Err(TryRecvError::Empty) => {
-                    self.report_drops();
-                    self.write_out();
-                    std::thread::park_timeout(idle);
-                    idle = (idle * 2).min(Duration::from_millis(1));
-                }
-                Err(TryRecvError::Disconnected) => {
-                    self.report_drops();
+            let (lost, closed) = {
+                let mut q = self.queue.lock();
+                std::mem::swap(&mut q.items, &mut batch);
+                (std::mem::take(&mut q.lost), q.closed)
+            };
+            if batch.is_empty() && lost == 0 {
+                self.write_out();
+                if closed {
                     let _ = self.sync();
                     return;
                 }
+                std::thread::park_timeout(idle);
+                idle = (idle * 2).min(Duration::from_millis(1));
+                continue;
             }
-        }
-    }
-
-    /// Writes a gap record for drops no later record has reported (the
-    /// queue is empty or a flush is due, so the gap is in place).
-    fn report_drops(&mut self) {
-        let lost = self.shared.dropped_unreported.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            self.gap(lost);
+            self.queue.space.notify_all();
+            for msg in batch.drain(..) {
+                match msg {
+                    Msg::Record(entry) => {
+                        if entry.lost_before > 0 {
+                            self.gap(entry.lost_before);
+                        }
+                        self.record(&entry);
+                    }
+                    Msg::Flush(lost, reply) => {
+                        if lost > 0 {
+                            self.gap(lost);
+                        }
+                        let _ = reply.send(self.sync());
+                    }
+                }
+            }
+            // Drops after the last queued record go after it.
+            if lost > 0 {
+                self.gap(lost);
+            }
+            idle = Duration::from_micros(200);
         }
     }
 
