@@ -260,7 +260,7 @@ impl AuditLogBuilder {
         });
         let queue = Arc::new(Queue {
             state: Mutex::new(QueueState {
-                items: Vec::with_capacity(self.capacity.min(4096)),
+                items: Vec::with_capacity(self.capacity.min(1024)),
                 lost: 0,
                 closed: false,
             }),
@@ -329,6 +329,10 @@ pub(crate) struct Entry {
     pub lost_before: u64,
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "records are stored inline in the queue's reused vector: boxing them would allocate per decision"
+)]
 enum Msg {
     Record(Entry),
     /// Drops since the last queued record (their gap goes before the sync), and the reply.
