@@ -23,7 +23,7 @@ use crate::grants::{Grant, GrantSpec, Grants};
 use crate::guards::{self, revocation, Revocation, Revocations, Subject};
 use crate::request::{check_depth, check_values, ActionRef, Request, RequestContext};
 use crate::request_shape::{context_pairs, Fast};
-use crate::scope_index::Bucket;
+use crate::scope_index::CedarSets;
 use crate::sessions::{Reservation, SessionLimits, SessionTracker};
 use crate::source::PolicySources;
 
@@ -624,13 +624,13 @@ impl Engine {
         };
         let mut request_error: Option<RequestError> = None;
         let mut eval = Evaluation::default();
-        let mut permits_unknown: Vec<&Bucket> = Vec::new();
+        let mut permits_unknown: Vec<&CedarSets> = Vec::new();
         // Satisfied permits of compiled buckets whose forbids decided them:
         // what Cedar would report for `bucket.permits` alone.
         let mut deferred_permits: Vec<PolicyId> = Vec::new();
         let mut stats = EvaluatorStats::default();
         c.index.candidates(&c.entities, &req.principal, &action, &req.resource, |bucket| {
-            if bucket.all.is_empty() {
+            if bucket.is_empty() {
                 return;
             }
             let size = bucket.fast.len() as u64 + bucket.cedar_only as u64;
@@ -675,15 +675,22 @@ impl Engine {
                 }
             }
             let Some(cedar_request) = &cedar_request else { return };
-            let response = self.authorizer.is_authorized(cedar_request, &bucket.all, &c.entities);
+            let sets = match c.index.cedar_sets(bucket) {
+                Ok(sets) => sets,
+                Err(message) => {
+                    request_error = Some(RequestError::Internal(message));
+                    return;
+                }
+            };
+            let response = self.authorizer.is_authorized(cedar_request, &sets.all, &c.entities);
             let satisfied = response.diagnostics().reason().cloned();
             if response.decision() == CedarDecision::Allow {
                 eval.satisfied_permits.extend(satisfied);
             } else {
                 let before = eval.satisfied_forbids.len();
                 eval.satisfied_forbids.extend(satisfied);
-                if eval.satisfied_forbids.len() > before && !bucket.permits.is_empty() {
-                    permits_unknown.push(bucket);
+                if eval.satisfied_forbids.len() > before && bucket.has_permit() {
+                    permits_unknown.push(sets);
                 }
             }
             for err in response.diagnostics().errors() {
@@ -720,8 +727,8 @@ impl Engine {
         if may_ask || shadow_forbid {
             eval.satisfied_permits.extend(deferred_permits);
             if let Some(cedar_request) = &cedar_request {
-                for bucket in permits_unknown {
-                    let response = self.authorizer.is_authorized(cedar_request, &bucket.permits, &c.entities);
+                for sets in permits_unknown {
+                    let response = self.authorizer.is_authorized(cedar_request, &sets.permits, &c.entities);
                     if response.decision() == CedarDecision::Allow {
                         eval.satisfied_permits.extend(response.diagnostics().reason().cloned());
                     }

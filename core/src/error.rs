@@ -128,4 +128,7 @@ pub enum RequestError {
     /// The request exceeds a safety limit (size, nesting depth).
     #[error("request exceeds a limit: {0}")]
     Limit(String),
+    /// The engine failed in a way no request should cause (a bug); the decision is a deny.
+    #[error("internal error: {0}")]
+    Internal(String),
 }

@@ -13,7 +13,7 @@
 //! reasons and errors are exactly those of evaluating the whole set.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{
     ActionConstraint, Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
@@ -22,31 +22,57 @@ use cedar_policy::{
 
 use crate::fast::{FastPolicy, FxMap};
 
-/// Policies of one index cell. One Cedar call on `all` tells every satisfied
-/// permit (on allow) or every satisfied forbid (on deny) and every error; only
-/// when forbids were satisfied and the engine still needs to know whether a
-/// permit was (to choose between ask and deny) is `permits` evaluated alone.
+/// Policies of one index cell, as positions in the index's single list of
+/// policies (a policy filed in many cells is stored once), with their
+/// compiled forms. Cedar's own policy sets for the cell are built only when a
+/// decision first needs Cedar there (a policy the compiled evaluator cannot
+/// run, or an evaluation it leaves to Cedar), and then kept.
 #[derive(Debug, Default)]
 pub(crate) struct Bucket {
+    members: Vec<u32>,
+    has_permit: bool,
+    /// The compiled form of every member that has one.
+    pub fast: Vec<Arc<FastPolicy>>,
+    /// How many members are Cedar-only; the compiled evaluator decides the
+    /// bucket only when this is 0.
+    pub cedar_only: usize,
+    sets: OnceLock<Box<CedarSets>>,
+}
+
+/// A bucket's policies as Cedar policy sets. One Cedar call on `all` tells
+/// every satisfied permit (on allow) or every satisfied forbid (on deny) and
+/// every error; only when forbids were satisfied and the engine still needs
+/// to know whether a permit was (to choose between ask and deny) is `permits`
+/// evaluated alone.
+#[derive(Debug)]
+pub(crate) struct CedarSets {
     pub all: PolicySet,
     pub permits: PolicySet,
-    /// The compiled form of every policy in `all` that has one.
-    pub fast: Vec<Arc<FastPolicy>>,
-    /// How many policies of `all` are Cedar-only; the compiled evaluator
-    /// decides the bucket only when this is 0.
-    pub cedar_only: usize,
 }
 
 impl Bucket {
-    fn add(&mut self, policy: &Policy, fast: Option<&Arc<FastPolicy>>) -> Result<(), String> {
+    fn add(&mut self, at: u32, policy: &Policy, fast: Option<&Arc<FastPolicy>>) {
         match fast {
             Some(f) => self.fast.push(Arc::clone(f)),
             None => self.cedar_only += 1,
         }
-        if policy.effect() == Effect::Permit {
-            self.permits.add(policy.clone()).map_err(|e| e.to_string())?;
-        }
-        self.all.add(policy.clone()).map_err(|e| e.to_string())
+        self.has_permit |= policy.effect() == Effect::Permit;
+        self.members.push(at);
+    }
+
+    fn shrink(&mut self) {
+        self.members.shrink_to_fit();
+        self.fast.shrink_to_fit();
+    }
+
+    /// Whether no policy is filed here.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Whether a permit is filed here.
+    pub(crate) fn has_permit(&self) -> bool {
+        self.has_permit
     }
 }
 
@@ -71,6 +97,8 @@ pub(crate) struct ScopeIndex {
     /// Every policy, for actions the schema does not declare (Cedar then
     /// rejects or evaluates the request as it would without an index).
     all: ActionCells,
+    /// The policies, each once; buckets hold positions in this list.
+    policies: Vec<Policy>,
 }
 
 fn principal_key(p: &Policy) -> Option<EntityUid> {
@@ -88,11 +116,19 @@ fn resource_key(p: &Policy) -> Option<EntityUid> {
 }
 
 impl ActionCells {
-    fn add(&mut self, p: &Policy, fast: Option<&Arc<FastPolicy>>) -> Result<(), String> {
+    fn add(&mut self, at: u32, p: &Policy, fast: Option<&Arc<FastPolicy>>) {
         let (pk, rk) = (principal_key(p), resource_key(p));
         self.keyed_principals |= pk.is_some();
         self.keyed_resources |= rk.is_some();
-        self.cells.entry(pk).or_default().entry(rk).or_default().add(p, fast)
+        self.cells.entry(pk).or_default().entry(rk).or_default().add(at, p, fast);
+    }
+
+    fn shrink(&mut self) {
+        for by_resource in self.cells.values_mut() {
+            for bucket in by_resource.values_mut() {
+                bucket.shrink();
+            }
+        }
     }
 }
 
@@ -109,9 +145,11 @@ impl ScopeIndex {
         let mut all = ActionCells::default();
         let mut by_action: FxMap<EntityUid, ActionCells> =
             schema.actions().map(|a| (a.clone(), ActionCells::default())).collect();
+        let mut list: Vec<Policy> = Vec::with_capacity(policies.num_of_policies());
         for p in policies.policies() {
+            let at = u32::try_from(list.len()).map_err(|_| "more than 2^32 policies".to_string())?;
             let compiled = fast.get(p.id());
-            all.add(p, compiled)?;
+            all.add(at, p, compiled);
             for (action, cells) in by_action.iter_mut() {
                 let applies = match p.action_constraint() {
                     ActionConstraint::Any => true,
@@ -121,11 +159,35 @@ impl ScopeIndex {
                     }
                 };
                 if applies {
-                    cells.add(p, compiled)?;
+                    cells.add(at, p, compiled);
                 }
             }
+            list.push(p.clone());
         }
-        Ok(Self { by_action, all })
+        all.shrink();
+        for cells in by_action.values_mut() {
+            cells.shrink();
+        }
+        Ok(Self { by_action, all, policies: list })
+    }
+
+    /// The bucket's Cedar policy sets, built on first use and kept.
+    pub(crate) fn cedar_sets<'a>(&'a self, bucket: &'a Bucket) -> Result<&'a CedarSets, String> {
+        if let Some(sets) = bucket.sets.get() {
+            return Ok(&**sets);
+        }
+        let mut all = PolicySet::new();
+        let mut permits = PolicySet::new();
+        for &at in &bucket.members {
+            let p = self.policies.get(at as usize).ok_or("scope index: a policy position out of range")?;
+            if p.effect() == Effect::Permit {
+                permits.add(p.clone()).map_err(|e| e.to_string())?;
+            }
+            all.add(p.clone()).map_err(|e| e.to_string())?;
+        }
+        // Another thread may have built them meanwhile: either copy is the same.
+        let _ = bucket.sets.set(Box::new(CedarSets { all, permits }));
+        bucket.sets.get().map(|b| &**b).ok_or_else(|| "scope index: policy sets not kept".to_string())
     }
 
     /// Calls `visit` with every bucket that can hold a policy applying to the request.
