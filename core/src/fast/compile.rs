@@ -165,7 +165,10 @@ fn policy(p: &Policy, cx: &mut Cx<'_>) -> Option<FastPolicy> {
         ActionConstraint::Eq(e) => ActionScope::Eq(store.intern(&e).id),
         ActionConstraint::In(es) => ActionScope::In(es.iter().map(|e| store.intern(e).id).collect()),
     };
-    let json = p.to_json().ok()?;
+    // Cedar's own tree, converted to its JSON form: `Policy::to_json` would
+    // re-parse the policy's source text (most of the load time at scale).
+    let ast: &cedar_policy_core::ast::Policy = p.as_ref();
+    let json = serde_json::to_value(cedar_policy_core::est::Policy::from(ast.clone())).ok()?;
     let mut conditions = Vec::new();
     for c in json.get("conditions")?.as_array()? {
         let when = match c.get("kind")?.as_str()? {
