@@ -947,8 +947,12 @@ fn fast_env<'c>(
         false => None,
     };
     let context = match &req.context {
-        RequestContext::Json(map) => crate::fast::convert_context(map, record, now_ms)?,
-        RequestContext::Values(attrs) => crate::fast::convert_context_values(attrs, record, now_ms)?,
+        RequestContext::Json(map) => {
+            crate::fast::convert_context(map.iter().map(|(k, v)| (k.as_str(), v)), record, now_ms)?
+        }
+        RequestContext::Values(attrs) => {
+            crate::fast::convert_context(attrs.iter().map(|(k, v)| (k.as_str(), v)), record, now_ms)?
+        }
         RequestContext::Typed(_) => return None,
     };
     let store = &c.fast.store;

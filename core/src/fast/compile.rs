@@ -9,7 +9,7 @@ use cedar_policy::{
     ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PolicyId, PolicySet,
     PrincipalConstraint, ResourceConstraint,
 };
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::eval::apply_ext;
 use super::time::{parse_datetime, parse_duration};
@@ -340,74 +340,80 @@ fn expr(j: &Json, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
     Some(e)
 }
 
-/// A JSON context as values, checked against the action's context type
-/// exactly as `request_shape::context_pairs` checks it. `None` whenever that
-/// conversion would not give a valid context (or would fall back, or an
-/// extension string does not parse): the caller then takes Cedar's path,
-/// which reports the problem.
-pub(crate) fn convert_context(map: &Map<String, Json>, record: &Record, now: Option<i64>) -> Option<Value> {
-    let mut attrs: Vec<(Arc<str>, Value)> = Vec::with_capacity(map.len() + 1);
-    let mut required = 0usize;
-    for (k, v) in map {
-        if now.is_some() && k == "now" {
-            continue;
-        }
-        let (name, ty, req) = record.get(k)?;
-        required += usize::from(*req);
-        attrs.push((Arc::clone(name), json_value(v, ty)?));
-    }
-    if let Some(now) = now {
-        required += usize::from(record.get("now").is_some_and(|a| a.2));
-        let name = record.get("now").map_or_else(|| Arc::from("now"), |a| Arc::clone(&a.0));
-        attrs.push((name, Value::Datetime(now)));
-    }
-    // JSON keys are unique, so every required attribute is supplied exactly when the counts agree.
-    if required != record.required {
-        return None;
-    }
-    Some(Value::Record(sorted(attrs)))
+/// A context in either form the engine takes (Cedar JSON, [`ContextValue`]),
+/// as [`convert_context`] reads it: one converter for both, so they cannot
+/// drift apart.
+pub(crate) trait ContextSource: Sized {
+    fn as_str(&self) -> Option<&str>;
+    fn as_long(&self) -> Option<i64>;
+    fn as_bool(&self) -> Option<bool>;
+    fn as_set(&self) -> Option<&[Self]>;
+    fn as_record(&self) -> Option<impl Iterator<Item = (&str, &Self)>>;
 }
 
-fn json_value(v: &Json, ty: &Ty) -> Option<Value> {
-    Some(match (ty, v) {
-        (Ty::String, Json::String(s)) => Value::Str(Arc::from(s.as_str())),
-        (Ty::Long, Json::Number(n)) => Value::Long(n.as_i64()?),
-        (Ty::Bool, Json::Bool(b)) => Value::Bool(*b),
-        (Ty::Ext(Ext::Datetime), Json::String(s)) => Value::Datetime(parse_datetime(s)?),
-        (Ty::Ext(Ext::Duration), Json::String(s)) => Value::Duration(parse_duration(s)?),
-        (Ty::Set(elem), Json::Array(items)) => {
-            Value::Set(items.iter().map(|i| json_value(i, elem)).collect::<Option<Vec<_>>>()?.into())
-        }
-        (Ty::Record(r), Json::Object(o)) => {
-            let mut attrs = Vec::with_capacity(o.len());
-            let mut required = 0usize;
-            for (k, item) in o {
-                // An escape (`__extn`, `__entity`) is Cedar's to interpret.
-                if k == "__extn" || k == "__entity" {
-                    return None;
-                }
-                let (name, t, req) = r.get(k)?;
-                required += usize::from(*req);
-                attrs.push((Arc::clone(name), json_value(item, t)?));
-            }
-            if required != r.required {
-                return None;
-            }
-            Value::Record(sorted(attrs))
-        }
-        _ => return None,
-    })
+impl ContextSource for Json {
+    fn as_str(&self) -> Option<&str> {
+        Json::as_str(self)
+    }
+    fn as_long(&self) -> Option<i64> {
+        self.as_i64()
+    }
+    fn as_bool(&self) -> Option<bool> {
+        Json::as_bool(self)
+    }
+    fn as_set(&self) -> Option<&[Self]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn as_record(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
+        self.as_object().map(|o| o.iter().map(|(k, v)| (k.as_str(), v)))
+    }
 }
 
-/// [`convert_context`] for the [`ContextValue`] form: the same conversion,
-/// and `None` (Cedar's path) for anything it would refuse. A record that
-/// repeats a key also goes to Cedar's path, which reads it as JSON does.
-pub(crate) fn convert_context_values(
-    attrs: &[(String, ContextValue)],
+impl ContextSource for ContextValue {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            ContextValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn as_long(&self) -> Option<i64> {
+        match self {
+            ContextValue::Long(n) => Some(*n),
+            _ => None,
+        }
+    }
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            ContextValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    fn as_set(&self) -> Option<&[Self]> {
+        match self {
+            ContextValue::Set(items) => Some(items),
+            _ => None,
+        }
+    }
+    fn as_record(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
+        match self {
+            ContextValue::Record(attrs) => Some(attrs.iter().map(|(k, v)| (k.as_str(), v))),
+            _ => None,
+        }
+    }
+}
+
+/// A context (its attributes, from either form) as values, checked against
+/// the action's context type exactly as `request_shape::context_pairs` checks
+/// it. `None` whenever that conversion would not give a valid context (or
+/// would fall back, or an extension string does not parse, or a record
+/// repeats a key): the caller then takes Cedar's path, which reports the
+/// problem (and reads a repeated key as JSON does).
+pub(crate) fn convert_context<'a, S: ContextSource + 'a>(
+    attrs: impl Iterator<Item = (&'a str, &'a S)>,
     record: &Record,
     now: Option<i64>,
 ) -> Option<Value> {
-    let mut out: Vec<(Arc<str>, Value)> = Vec::with_capacity(attrs.len() + 1);
+    let mut out: Vec<(Arc<str>, Value)> = Vec::with_capacity(attrs.size_hint().0 + 1);
     let mut required = 0usize;
     for (k, v) in attrs {
         if now.is_some() && k == "now" {
@@ -415,7 +421,7 @@ pub(crate) fn convert_context_values(
         }
         let (name, ty, req) = record.get(k)?;
         required += usize::from(*req);
-        out.push((Arc::clone(name), context_value(v, ty)?));
+        out.push((Arc::clone(name), value(v, ty)?));
     }
     if let Some(now) = now {
         required += usize::from(record.get("now").is_some_and(|a| a.2));
@@ -434,27 +440,26 @@ fn unique_record(attrs: Vec<(Arc<str>, Value)>, required: usize, wanted: usize) 
     Some(Value::Record(attrs))
 }
 
-fn context_value(v: &ContextValue, ty: &Ty) -> Option<Value> {
-    Some(match (ty, v) {
-        (Ty::String, ContextValue::String(s)) => Value::Str(Arc::from(s.as_str())),
-        (Ty::Long, ContextValue::Long(n)) => Value::Long(*n),
-        (Ty::Bool, ContextValue::Bool(b)) => Value::Bool(*b),
-        (Ty::Ext(Ext::Datetime), ContextValue::String(s)) => Value::Datetime(parse_datetime(s)?),
-        (Ty::Ext(Ext::Duration), ContextValue::String(s)) => Value::Duration(parse_duration(s)?),
-        (Ty::Set(elem), ContextValue::Set(items)) => {
-            Value::Set(items.iter().map(|i| context_value(i, elem)).collect::<Option<Vec<_>>>()?.into())
-        }
-        (Ty::Record(r), ContextValue::Record(o)) => {
-            let mut attrs = Vec::with_capacity(o.len());
+fn value<S: ContextSource>(v: &S, ty: &Ty) -> Option<Value> {
+    Some(match ty {
+        Ty::String => Value::Str(Arc::from(v.as_str()?)),
+        Ty::Long => Value::Long(v.as_long()?),
+        Ty::Bool => Value::Bool(v.as_bool()?),
+        Ty::Ext(Ext::Datetime) => Value::Datetime(parse_datetime(v.as_str()?)?),
+        Ty::Ext(Ext::Duration) => Value::Duration(parse_duration(v.as_str()?)?),
+        Ty::Set(elem) => Value::Set(v.as_set()?.iter().map(|i| value(i, elem)).collect::<Option<Vec<_>>>()?.into()),
+        Ty::Record(r) => {
+            let items = v.as_record()?;
+            let mut attrs = Vec::with_capacity(items.size_hint().0);
             let mut required = 0usize;
-            for (k, item) in o {
+            for (k, item) in items {
                 // An escape (`__extn`, `__entity`) is Cedar's to interpret.
                 if k == "__extn" || k == "__entity" {
                     return None;
                 }
                 let (name, t, req) = r.get(k)?;
                 required += usize::from(*req);
-                attrs.push((Arc::clone(name), context_value(item, t)?));
+                attrs.push((Arc::clone(name), value(item, t)?));
             }
             return unique_record(attrs, required, r.required);
         }
