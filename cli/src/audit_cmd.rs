@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use agentauthz::audit::{verify, AuditRecord};
+use agentauthz::audit::{verify, verify_after, AuditRecord};
 use agentauthz::{parse_rfc3339, Engine, Outcome, Request};
 use serde_json::{json, Value};
 
@@ -21,9 +21,14 @@ fn print(text: &str) {
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
 }
 
-/// Checks the chain across `files` (oldest first): exit 0 if intact, 1 if broken.
-pub fn verify_cmd(files: &[PathBuf]) -> Result<ExitCode, String> {
-    let report = verify(files).map_err(|e| e.to_string())?;
+/// Checks the chain across `files` (oldest first; from the log's first record,
+/// or chained to `after`): exit 0 if intact, 1 if broken.
+pub fn verify_cmd(files: &[PathBuf], after: Option<&str>) -> Result<ExitCode, String> {
+    let report = match after {
+        Some(hash) => verify_after(files, hash),
+        None => verify(files),
+    }
+    .map_err(|e| e.to_string())?;
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let range = match (report.first_seq, report.last_seq) {
         (Some(a), Some(b)) => format!(", seq {a}..={b}"),
@@ -37,7 +42,8 @@ pub fn verify_cmd(files: &[PathBuf]) -> Result<ExitCode, String> {
     }
     match &report.broken {
         None => {
-            print(&format!("ok: {} record(s){range} in {}: chain intact\n", report.records, names.join(", ")));
+            let last = report.last_hash.as_deref().map(|h| format!("; last hash {h}")).unwrap_or_default();
+            print(&format!("ok: {} record(s){range} in {}: chain intact{last}\n", report.records, names.join(", ")));
             Ok(ExitCode::SUCCESS)
         }
         Some(b) => {

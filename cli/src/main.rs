@@ -148,9 +148,14 @@ enum AuditCommand {
     /// Check the hash chain across log files (oldest first): exit 0 if intact,
     /// 1 at the first edited, deleted, inserted, reordered or truncated record.
     Verify {
-        /// The log files, oldest first (e.g. `audit.jsonl.0* audit.jsonl`).
+        /// The log files, oldest first (e.g. `audit.jsonl.0* audit.jsonl`). The
+        /// chain must start at the log's first record (seq 0) unless `--after` is given.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Check a later segment: the hash its first record must chain to (the
+        /// `last hash` an earlier verification printed, kept somewhere safe).
+        #[arg(long, value_name = "HASH")]
+        after: Option<String>,
     },
 }
 
@@ -248,7 +253,7 @@ fn main() -> ExitCode {
         Command::Authorize { policy, request, requests } => authorize(&policy, request, requests),
         Command::Test { dir, cases, verbose } => test(&dir, cases, verbose),
         Command::Demo { dir, trace, audit } => demo::run(&dir, trace.as_deref(), audit.as_deref()),
-        Command::Audit(AuditCommand::Verify { files }) => audit_cmd::verify_cmd(&files),
+        Command::Audit(AuditCommand::Verify { files, after }) => audit_cmd::verify_cmd(&files, after.as_deref()),
         Command::Replay { audit, dir, json } => audit_cmd::replay_cmd(&audit, &dir, json),
         Command::ShadowReport { audit, json } => audit_cmd::shadow_report_cmd(&audit, json),
         Command::Owners { dir, strict } => report::owners(&dir, strict),

@@ -100,7 +100,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 pub use record::{canonical_json, AuditRecord, Gap, RecordedPolicy, GENESIS_HASH, REDACTED};
-pub use verify::{verify, BreakKind, ChainBreak, VerifyReport};
+pub use verify::{verify, verify_after, BreakKind, ChainBreak, VerifyReport};
 
 use crate::clock::format_rfc3339_millis;
 use crate::decision::Decision;

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentauthz::audit::{log_files, verify, AuditLog, AuditRecord, BreakKind, OnFull, GENESIS_HASH, REDACTED};
+use agentauthz::audit::{
+    log_files, verify, verify_after, AuditLog, AuditRecord, BreakKind, OnFull, GENESIS_HASH, REDACTED,
+};
 use agentauthz::{Engine, FixedClock, Outcome, PolicySources, Request};
 use serde_json::{json, Value};
 
@@ -160,6 +162,13 @@ fn verification_names_each_kind_of_tampering() {
         l.remove(4);
     }));
     assert_eq!((deleted.kind, deleted.line, deleted.seq), (BreakKind::Deleted, 5, Some(5)));
+
+    // Deleting the head leaves a well-chained rest: it is still a deletion
+    // (found by the 30-minute audit_verify fuzz campaign).
+    let head = brk(tampered(&lines, |l| {
+        l.drain(..2);
+    }));
+    assert_eq!((head.kind, head.line, head.seq), (BreakKind::Deleted, 1, Some(2)));
 
     let inserted = brk(tampered(&lines, |l| {
         let copy = l[1].clone();
@@ -337,10 +346,16 @@ fn rotation_keeps_the_chain_across_files() {
     let last_of_first = std::fs::read_to_string(&files[0]).unwrap().lines().last().unwrap().to_string();
     let first_of_second = std::fs::read_to_string(&files[1]).unwrap().lines().next().unwrap().to_string();
     let (a, b) = (AuditRecord::from_line(&last_of_first).unwrap(), AuditRecord::from_line(&first_of_second).unwrap());
-    assert_eq!((b.seq, b.prev_hash), (a.seq + 1, a.hash));
-    // A later file alone verifies from where it starts; a missing middle file is a deletion.
-    let alone = verify(&files[1..]).unwrap();
-    assert!(alone.intact() && alone.first_seq == Some(b.seq));
+    assert_eq!((b.seq, &b.prev_hash), (a.seq + 1, &a.hash));
+    // A later file alone is a log without its head (a deletion), unless it is
+    // checked as a segment from a trusted hash: the last hash of the file before.
+    let alone = verify(&files[1..]).unwrap().broken.unwrap();
+    assert_eq!((alone.kind, alone.seq), (BreakKind::Deleted, Some(b.seq)));
+    let segment = verify_after(&files[1..], &a.hash).unwrap();
+    assert!(segment.intact() && segment.first_seq == Some(b.seq), "{:?}", segment.broken);
+    let wrong_anchor = verify_after(&files[1..], &b.hash).unwrap().broken.unwrap();
+    assert_eq!(wrong_anchor.kind, BreakKind::Inserted);
+    // A missing middle file is a deletion.
     let without_middle = [files[0].clone(), files[2].clone()];
     assert_eq!(verify(&without_middle).unwrap().broken.unwrap().kind, BreakKind::Deleted);
     // Reopening continues after the newest record.

@@ -122,12 +122,24 @@ fn parse(text: &[u8]) -> Result<Parsed, String> {
 }
 
 /// Checks the chain across `files`, oldest first: every record's hash, `seq`
-/// contiguous, every `prev_hash` equal to the previous record's hash, the
-/// first record of a log (`seq` 0) chained to [`GENESIS_HASH`]. If the first
-/// record given has a later `seq` (older files not given), the chain is
-/// checked from there. Stops at the first break. Fails only if a file
-/// cannot be read.
+/// contiguous, every `prev_hash` equal to the previous record's hash, and the
+/// chain starting at the log's first record (`seq` 0, chained to
+/// [`GENESIS_HASH`]): files that start later (the head deleted, or older
+/// rotated files not given) are reported as [`BreakKind::Deleted`]. To check
+/// a later segment on its own, use [`verify_after`] with a hash you trust.
+/// Stops at the first break. Fails only if a file cannot be read.
 pub fn verify<P: AsRef<Path>>(files: &[P]) -> Result<VerifyReport, AuditError> {
+    check(files, None)
+}
+
+/// [`verify`] for a segment of a log: the first record given must chain to
+/// `anchor`, the hash of the record just before it (e.g. the `last_hash` of
+/// an earlier verified report, kept where the log's writer cannot change it).
+pub fn verify_after<P: AsRef<Path>>(files: &[P], anchor: &str) -> Result<VerifyReport, AuditError> {
+    check(files, Some(anchor))
+}
+
+fn check<P: AsRef<Path>>(files: &[P], anchor: Option<&str>) -> Result<VerifyReport, AuditError> {
     let mut contents = Vec::with_capacity(files.len());
     for f in files {
         let path = f.as_ref();
@@ -176,8 +188,22 @@ pub fn verify<P: AsRef<Path>>(files: &[P]) -> Result<VerifyReport, AuditError> {
         };
         let seq = parsed.seq;
         match &expected {
-            None if seq == 0 && parsed.prev != GENESIS_HASH => {
+            None if anchor.is_none() && seq == 0 && parsed.prev != GENESIS_HASH => {
                 let detail = "the first record (seq 0) does not chain to the genesis hash".into();
+                report.broken = Some(brk(Some(seq), BreakKind::Inserted, detail));
+                break;
+            }
+            None if anchor.is_none() && seq > 0 => {
+                let detail = format!(
+                    "the log starts at seq {seq}: records 0..={} are missing (give the older files too, or verify \
+                     this segment from a trusted hash)",
+                    seq - 1
+                );
+                report.broken = Some(brk(Some(seq), BreakKind::Deleted, detail));
+                break;
+            }
+            None if anchor.is_some_and(|a| a != parsed.prev) => {
+                let detail = "the first record does not chain to the given hash".to_string();
                 report.broken = Some(brk(Some(seq), BreakKind::Inserted, detail));
                 break;
             }
