@@ -60,6 +60,18 @@ def tools_engine() -> agentauthz.Engine:
     return agentauthz.Engine.from_dir(MCP_EXAMPLE)
 
 
+# The audit trail of the adapters' allow/deny/ask scenario (read README.md, read
+# .env, delete tmp/build.log approved, delete src/app.py refused): the approved
+# ask is decided again after the approval (allow), the refused one stays an ask.
+CALL_TRAIL = [
+    ("read_file", "README.md", "allow"),
+    ("read_file", ".env", "deny"),
+    ("delete_file", "tmp/build.log", "ask"),
+    ("delete_file", "tmp/build.log", "allow"),
+    ("delete_file", "src/app.py", "ask"),
+]
+
+
 class Audited:
     """The MCP-tools example engine with a file audit log (Block mode: nothing
     dropped), and the trail it wrote."""

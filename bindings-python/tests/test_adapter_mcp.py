@@ -21,7 +21,7 @@ import agentauthz
 from agentauthz.adapters import ToolGuard, ToolRule, Verdict, cedar_schema_for_tools, typed_arguments
 from agentauthz.adapters.mcp import AuthzMiddleware, guard_mcp_server
 
-from conftest import MCP_EXAMPLE, Audited
+from conftest import CALL_TRAIL, MCP_EXAMPLE, Audited
 
 TOOLS = json.loads((MCP_EXAMPLE / "tools.json").read_text())
 
@@ -130,11 +130,7 @@ def test_allow_deny_ask_over_mcp(audited: Audited) -> None:
         ("read_file", None, "allow"),
         ("delete_file", None, "ask"),
         ("run_command", None, "allow"),
-        ("read_file", "README.md", "allow"),
-        ("read_file", ".env", "deny"),
-        ("delete_file", "tmp/build.log", "ask"),
-        ("delete_file", "tmp/build.log", "allow"),
-        ("delete_file", "src/app.py", "ask"),
+        *CALL_TRAIL,
     ]
 
 
