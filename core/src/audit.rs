@@ -417,6 +417,9 @@ impl AuditLog {
                             Err(p) => p.into_inner().0,
                         };
                         if self.writer_gone() {
+                            // Nothing will write it: count it as lost rather than wait forever.
+                            drop(q);
+                            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                             return;
                         }
                     }
