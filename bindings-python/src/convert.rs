@@ -506,22 +506,11 @@ fn check_ref_len(bytes: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses `Type::"id"`. The common shape (no escapes, no spaces) is split
-/// directly; anything else goes through Cedar's parser, so both agree.
+/// Parses `Type::"id"` as Cedar does (`agentauthz::parse_uid`: the common
+/// shape skips Cedar's parser; results and errors are Cedar's).
 pub(crate) fn uid_from_str(s: &str) -> Result<EntityUid, String> {
     check_ref_len(s.len())?;
-    if let Some(pos) = s.find("::\"") {
-        if let (Some(ty), Some(rest)) = (s.get(..pos), s.get(pos + 3..)) {
-            if let Some(id) = rest.strip_suffix('"') {
-                let plain_type =
-                    !ty.is_empty() && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
-                if plain_type && !id.contains(['"', '\\']) {
-                    return uid_from_parts(ty, id);
-                }
-            }
-        }
-    }
-    EntityUid::from_str(s).map_err(|e| format!("`{s}` is not an entity reference like Type::\"id\": {e}"))
+    agentauthz::parse_uid(s).map_err(|e| format!("`{s}` is not an entity reference like Type::\"id\": {e}"))
 }
 
 /// An entity reference given as `'Type::"id"'`, `("Type", "id")` or

@@ -122,6 +122,10 @@ def test_argument_types() -> None:
         ({"type": "Agent"}, "principal: a dict entity reference needs"),
         (42, "principal: expected 'Type::\"id\"'"),
         (("not a type!", "x"), "is not a valid entity type name"),
+        # Cedar reads only the normalized text form: a raw control character in
+        # the id is refused (it is written `\\n` there), as by Cedar itself.
+        ('Agent::"ci\nbot"', "needs to be normalized"),
+        ('Agent::"ci\tbot"', "needs to be normalized"),
     ],
 )
 def test_bad_entity_references_raise(engine: agentauthz.Engine, principal: object, message: str) -> None:

@@ -30,6 +30,8 @@ pub use engine::{validate, Enforcement, Engine, EngineBuilder, ErrorMode, Evalua
 pub use error::{LoadError, PolicyIssue, RequestError};
 pub use grants::{Grant, GrantSpec};
 pub use guards::{Revocation, Subject};
-pub use request::{entity_uid, ContextValue, Request, MAX_CONTEXT_DEPTH, MAX_CONTEXT_VALUES, MAX_REQUEST_BYTES};
+pub use request::{
+    entity_uid, parse_uid, ContextValue, Request, MAX_CONTEXT_DEPTH, MAX_CONTEXT_VALUES, MAX_REQUEST_BYTES,
+};
 pub use sessions::SessionLimits;
 pub use source::{NamedText, PolicySources};

@@ -117,11 +117,62 @@ pub struct Request {
 
 /// Builds a Cedar entity uid from a type name (`Agent`, `N::Agent`) and an id.
 pub fn entity_uid(type_name: &str, id: &str) -> Result<EntityUid, RequestError> {
-    let t = EntityTypeName::from_str(type_name).map_err(|e| RequestError::Entity {
+    let t = type_name_cached(type_name).map_err(|e| RequestError::Entity {
         field: "entity",
         message: format!("`{type_name}` is not a valid entity type name: {e}"),
     })?;
     Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
+}
+
+/// Type names parsed per thread (Cedar's parser costs microseconds a call; a
+/// request names two or three types, the same ones call after call).
+const TYPE_CACHE_MAX: usize = 1024;
+
+thread_local! {
+    static TYPE_NAMES: std::cell::RefCell<std::collections::HashMap<Box<str>, EntityTypeName>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `EntityTypeName::from_str`, remembering each name that parsed.
+fn type_name_cached(name: &str) -> Result<EntityTypeName, Box<cedar_policy::ParseErrors>> {
+    if let Some(t) = TYPE_NAMES.with(|c| c.borrow().get(name).cloned()) {
+        return Ok(t);
+    }
+    let t = EntityTypeName::from_str(name).map_err(Box::new)?;
+    TYPE_NAMES.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= TYPE_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(name.into(), t.clone());
+    });
+    Ok(t)
+}
+
+/// Parses entity reference text (`Type::"id"`) exactly as
+/// `EntityUid::from_str` does. The common form (a type of letters, digits,
+/// `_` and `::`, an id of printable ASCII without `"` or `\`) skips Cedar's
+/// parser for the whole text: only the type name is parsed, once per thread; anything else
+/// (whitespace, escapes, comments, errors) goes to Cedar's parser, so results
+/// and error messages are Cedar's.
+pub fn parse_uid(text: &str) -> Result<EntityUid, Box<cedar_policy::ParseErrors>> {
+    if let Some(pos) = text.find("::\"") {
+        if let (Some(ty), Some(rest)) = (text.get(..pos), text.get(pos + 3..)) {
+            if let Some(id) = rest.strip_suffix('"') {
+                let plain_type = ty.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                    && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+                // Cedar accepts only the normalized form, in which an id shows
+                // every character other than printable ASCII as an escape.
+                let plain_id = id.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+                if plain_type && plain_id {
+                    if let Ok(t) = type_name_cached(ty) {
+                        return Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)));
+                    }
+                }
+            }
+        }
+    }
+    EntityUid::from_str(text).map_err(Box::new)
 }
 
 impl Request {
@@ -225,7 +276,7 @@ pub(crate) fn parse_entity_ref(value: &Value, field: &'static str) -> Result<Ent
     let bad = |message: String| RequestError::Entity { field, message };
     match value {
         Value::String(s) => {
-            EntityUid::from_str(s).map_err(|e| bad(format!("`{s}` is not an entity reference like Type::\"id\": {e}")))
+            parse_uid(s).map_err(|e| bad(format!("`{s}` is not an entity reference like Type::\"id\": {e}")))
         }
         Value::Object(o) => {
             let inner = match o.get("__entity") {
@@ -245,7 +296,7 @@ pub(crate) fn parse_entity_ref(value: &Value, field: &'static str) -> Result<Ent
 
 fn parse_action_str(s: &str) -> Result<ActionRef, RequestError> {
     if s.contains("::") {
-        EntityUid::from_str(s).map(ActionRef::Uid).map_err(|e| RequestError::Entity {
+        parse_uid(s).map(ActionRef::Uid).map_err(|e| RequestError::Entity {
             field: "action",
             message: format!("`{s}` is not an action reference like Action::\"name\": {e}"),
         })

@@ -1,0 +1,113 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! `agentauthz::parse_uid` (the request path's entity reference parser, which
+//! skips Cedar's parser for the common `Type::"id"` form) agrees with
+//! `EntityUid::from_str` on every input: the same uid, or an error with the
+//! same message. Inputs mix valid and invalid type names, separators with
+//! whitespace, and ids with quotes, backslashes, escapes, control characters
+//! and non-ASCII text.
+
+use std::str::FromStr;
+
+use agentauthz::cedar_policy::EntityUid;
+use agentauthz::parse_uid;
+use proptest::prelude::*;
+
+fn same(text: &str) {
+    let ours = parse_uid(text).map_err(|e| e.to_string());
+    let cedar = EntityUid::from_str(text).map_err(|e| e.to_string());
+    assert_eq!(ours, cedar, "{text:?}");
+}
+
+const TYPES: &[&str] = &[
+    "Agent",
+    "A::B",
+    "_x",
+    "x_1",
+    "if",
+    "in",
+    "true",
+    "1a",
+    "Agent:",
+    ":Agent",
+    "a b",
+    "",
+    "Action",
+    "__cedar",
+    "__cedar::X",
+    "résumé",
+    "A::::B",
+    "A::",
+    "A::1",
+    "Agent ",
+    "is",
+    "has",
+    "like",
+    "principal",
+    "Bad-Type",
+];
+const SEPARATORS: &[&str] = &["::", ":: ", " ::", ":::", ":"];
+
+fn id_strategy() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just("a".to_string()),
+            Just("ci-bot".to_string()),
+            Just("\"".to_string()),
+            Just("\\".to_string()),
+            Just("\\n".to_string()),
+            Just("\\u{41}".to_string()),
+            Just("\n".to_string()),
+            Just("\t".to_string()),
+            Just("\0".to_string()),
+            Just("é".to_string()),
+            Just(" ".to_string()),
+            Just("*".to_string()),
+            Just("::".to_string()),
+            Just("//".to_string()),
+            Just("\u{FEFF}".to_string()),
+        ],
+        0..6,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn parse_uid_agrees_with_cedar(
+        ty in proptest::sample::select(TYPES),
+        sep in proptest::sample::select(SEPARATORS),
+        id in id_strategy(),
+        open in prop_oneof![Just("\""), Just(""), Just(" \"")],
+        close in prop_oneof![Just("\""), Just(""), Just("\" "), Just("\" // c")],
+    ) {
+        same(&format!("{ty}{sep}{open}{id}{close}"));
+    }
+}
+
+#[test]
+fn common_and_edge_forms_agree_with_cedar() {
+    for text in [
+        r#"Agent::"ci-bot""#,
+        r#"Repository::"acme/api""#,
+        r#"Action::"open_pr""#,
+        r#"A::B::"x""#,
+        r#"A::"x"::"y""#,
+        r#"Agent::"""#,
+        r#"Agent:::"x""#,
+        r#"Agent::"a\"b""#,
+        r#"Agent::"a\\b""#,
+        "Agent::\"line\nbreak\"",
+        "Agent::\"nul\0\"",
+        r#"Agent::"x" "#,
+        r#" Agent::"x""#,
+        r#"Agent::"x"//comment"#,
+        r#"if::"x""#,
+        r#"__cedar::"x""#,
+        r#"Agent"#,
+        "",
+    ] {
+        same(text);
+    }
+}
