@@ -187,6 +187,111 @@ function guard(spec, tool) {
   return guarded
 }
 
+// The JSON fast path of `authorize` / `authorizeAt`. Reading a request
+// through N-API costs a native call per property and creating the decision
+// one per field; instead, a request that is plain data (plain objects and
+// arrays, strings, safe integers, booleans, Dates from 1970 to 9999) within
+// the limits is written by `JSON.stringify`, decided natively, and the
+// decision comes back as JSON for `JSON.parse`. (A getter in such data runs
+// twice: once for the check, once for JSON.stringify.) Anything else (null, undefined in an
+// array, BigInt, floats, functions, class instances, objects with toJSON,
+// lone surrogates, cycles, data near the depth or size limit) takes the
+// native conversion, which accepts or refuses it with the same rules and
+// messages as before. The two paths decide identically (test/fast-path.test.mjs).
+const [MAX_DEPTH, MAX_BYTES] = native.__requestLimits()
+const MAX_ISO_MS = 253402300799999 // 9999-12-31T23:59:59.999Z: later years print with a sign
+const OBJECT_PROTO = Object.prototype
+const DATE_PROTO = Date.prototype
+const DATE_TO_JSON = Date.prototype.toJSON
+let budget = 0
+
+/**
+ * Whether `v` is plain data that `JSON.stringify` writes exactly as the
+ * native conversion reads it; false sends the request the native way.
+ */
+function plain(v, depth) {
+  switch (typeof v) {
+    case 'string':
+      // At most 3 UTF-8 bytes per UTF-16 unit: an upper bound of the native count.
+      budget -= 3 * v.length + 8
+      return budget >= 0 && v.isWellFormed()
+    case 'number':
+      budget -= 8
+      return Number.isSafeInteger(v)
+    case 'boolean':
+      budget -= 8
+      return true
+    case 'object': {
+      if (v === null || depth >= MAX_DEPTH) return false
+      budget -= 8
+      if (Array.isArray(v)) {
+        const n = v.length
+        budget -= 8 * n
+        if (budget < 0) return false
+        for (let i = 0; i < n; i++) {
+          const item = v[i]
+          if (item === undefined || !plain(item, depth + 1)) return false
+        }
+        return true
+      }
+      const proto = Object.getPrototypeOf(v)
+      if (proto === DATE_PROTO) {
+        const t = v.toJSON === DATE_TO_JSON ? v.getTime() : NaN
+        return t >= 0 && t <= MAX_ISO_MS
+      }
+      if ((proto !== OBJECT_PROTO && proto !== null) || v.toJSON !== undefined) return false
+      for (const key in v) {
+        const item = v[key]
+        if (item === undefined) continue
+        budget -= 3 * key.length
+        if (!key.isWellFormed() || !plain(item, depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+function requestJson(request) {
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) return undefined
+  budget = MAX_BYTES
+  return plain(request, 0) ? JSON.stringify(request) : undefined
+}
+
+const nativeAuthorize = Engine.prototype.authorize
+const nativeAuthorizeAt = Engine.prototype.authorizeAt
+
+// The native conversion stays reachable for the differential test.
+for (const [name, fn] of [
+  ['__authorizeNative', nativeAuthorize],
+  ['__authorizeAtNative', nativeAuthorizeAt],
+]) {
+  Object.defineProperty(Engine.prototype, name, { value: fn, writable: false, configurable: false, enumerable: false })
+}
+
+Object.defineProperty(Engine.prototype, 'authorize', {
+  value: function authorize(request) {
+    const text = requestJson(request)
+    return text === undefined ? nativeAuthorize.call(this, request) : JSON.parse(this.__authorizeJson(text))
+  },
+  writable: true,
+  configurable: true,
+  enumerable: false,
+})
+
+Object.defineProperty(Engine.prototype, 'authorizeAt', {
+  value: function authorizeAt(request, now) {
+    const text = requestJson(request)
+    return text === undefined
+      ? nativeAuthorizeAt.call(this, request, now)
+      : JSON.parse(this.__authorizeAtJson(text, now))
+  },
+  writable: true,
+  configurable: true,
+  enumerable: false,
+})
+
 Object.defineProperty(Engine.prototype, 'guard', {
   value: guard,
   writable: true,

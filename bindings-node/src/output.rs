@@ -10,6 +10,8 @@ use napi::Env;
 use napi_derive::napi;
 
 /// One determining policy of a decision.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[napi(object, js_name = "Reason")]
 pub struct JsReason {
     /// The policy id (its `@id` annotation, else Cedar's `policyN`).
@@ -22,6 +24,8 @@ pub struct JsReason {
 }
 
 /// An error met while deciding.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[napi(object, js_name = "DecisionError", use_nullable = true)]
 pub struct JsDecisionError {
     /// The policy that could not be evaluated; `null` when the request itself was at fault.
@@ -31,6 +35,8 @@ pub struct JsDecisionError {
 }
 
 /// What enforcing the shadow policies would decide.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[napi(object, js_name = "Shadow")]
 pub struct JsShadow {
     /// The would-be outcome with every policy (shadow ones included) enforced.
@@ -47,6 +53,8 @@ pub struct JsShadow {
 }
 
 /// The engine's answer to one request.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[napi(object, js_name = "Decision", use_nullable = true)]
 pub struct JsDecision {
     /// `allow`, `deny` or `ask` (a human named in `askOwners` must approve).

@@ -1,0 +1,184 @@
+'use strict'
+// authorize / authorizeAt take a JSON fast path for plain data (index.js);
+// it must decide exactly as the native conversion of the same values:
+// every example case, and thousands of seeded random variations of them
+// (unknown, missing and mistyped attributes, Dates, entity objects, odd
+// strings, nested sets and records, Cedar escapes), compared on the whole
+// decision but its timing. Values the fast path must not take (null, floats,
+// BigInt, class instances, lone surrogates, ...) are covered by
+// bad-input.test.js and hostile.test.js through authorize and authorizeAt.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { agentauthz, exampleDir, casesFile } = require('./_common')
+
+const engine = agentauthz.Engine.fromDir(exampleDir)
+const cases = agentauthz.loadCases(casesFile)
+
+const strip = (d) => ({ ...d, evalUs: 0 })
+
+// Counts the public method's use of the fast path, so that the comparisons
+// below cannot silently compare the native conversion with itself.
+let fastCalls = 0
+const rawAt = engine.__authorizeAtJson
+engine.__authorizeAtJson = function (...args) {
+  fastCalls++
+  return rawAt.apply(this, args)
+}
+
+/** The decision by the public method, the raw JSON path and the native conversion agree. */
+function agree(request, now, label) {
+  const native = strip(engine.__authorizeAtNative(request, now))
+  const viaJson = strip(JSON.parse(rawAt.call(engine, JSON.stringify(request), now)))
+  const pub = strip(engine.authorizeAt(request, now))
+  assert.deepEqual(viaJson, native, `${label}: JSON path vs native\n${JSON.stringify(request)}`)
+  assert.deepEqual(pub, native, `${label}: authorizeAt vs native`)
+  return native
+}
+
+test('every example case decides the same on the fast path and the native conversion', () => {
+  const seen = new Set()
+  fastCalls = 0
+  for (const c of cases) {
+    seen.add(agree(c.request, c.now, c.name).outcome)
+    const plain = strip(engine.__authorizeNative(c.request))
+    assert.deepEqual(strip(engine.authorize(c.request)), plain, c.name)
+  }
+  assert.deepEqual([...seen].sort(), ['allow', 'ask', 'deny'])
+  assert.equal(fastCalls, cases.length)
+})
+
+// A small seeded generator (mulberry32), so a failure reproduces.
+function rng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const STRINGS = [
+  '',
+  'x',
+  'main',
+  'acme/api',
+  'quote " and backslash \\',
+  'line\nbreak\ttab',
+  'unicode é ü 日本',
+  'emoji 🚀',
+  '\u0000nul',
+  '2026-11-25T10:00:00Z',
+  '2026-11-25T10:00:00.123+02:00',
+  'not a date',
+  'Agent::"ci-bot"',
+]
+
+function randomValue(r, depth) {
+  const k = Math.floor(r() * (depth > 3 ? 5 : 8))
+  switch (k) {
+    case 0:
+      return STRINGS[Math.floor(r() * STRINGS.length)]
+    case 1:
+      return [0, 1, -1, 42, -0, 2 ** 53 - 1, -(2 ** 53) + 1, 1e15][Math.floor(r() * 8)]
+    case 2:
+      return r() < 0.5
+    case 3:
+      return new Date(Date.UTC(2020 + Math.floor(r() * 10), Math.floor(r() * 12), 1 + Math.floor(r() * 28), 10))
+    case 4:
+      return STRINGS[Math.floor(r() * STRINGS.length)]
+    case 5:
+      return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1))
+    case 6: {
+      const o = {}
+      for (let i = Math.floor(r() * 4); i > 0; i--) o[['a', 'id', 'b c', '0', 'é'][Math.floor(r() * 5)]] = randomValue(r, depth + 1)
+      return o
+    }
+    default:
+      return r() < 0.5
+        ? { __entity: { type: 'Agent', id: 'ci-bot' } }
+        : { __extn: { fn: 'datetime', arg: '2026-11-25T10:00:00Z' } }
+  }
+}
+
+function mutate(request, r) {
+  const req = structuredClone(request)
+  const ctx = req.context && typeof req.context === 'object' ? req.context : (req.context = {})
+  const keys = Object.keys(ctx)
+  switch (Math.floor(r() * 9)) {
+    case 0: // an unknown attribute
+      ctx[`extra_${Math.floor(r() * 3)}`] = randomValue(r, 1)
+      break
+    case 1: // a missing attribute
+      if (keys.length) delete ctx[keys[Math.floor(r() * keys.length)]]
+      break
+    case 2: // a mistyped attribute
+      if (keys.length) ctx[keys[Math.floor(r() * keys.length)]] = randomValue(r, 1)
+      break
+    case 3: // datetimes as Dates
+      for (const [k, v] of Object.entries(ctx)) {
+        if (typeof v === 'string' && !Number.isNaN(Date.parse(v)) && v.includes('T')) ctx[k] = new Date(v)
+      }
+      for (const v of Object.values(ctx)) {
+        if (v && typeof v === 'object' && !Array.isArray(v)) {
+          for (const [k, x] of Object.entries(v)) {
+            if (typeof x === 'string' && x.includes('T') && !Number.isNaN(Date.parse(x))) v[k] = new Date(x)
+          }
+        }
+      }
+      break
+    case 4: // entity references as objects
+      for (const f of ['principal', 'resource']) {
+        const m = /^(.*)::"(.*)"$/.exec(req[f])
+        if (m) req[f] = { type: m[1], id: m[2] }
+      }
+      break
+    case 5: // an odd entity reference or action
+      req[['principal', 'resource', 'action'][Math.floor(r() * 3)]] = [
+        'Agent::"ci-bot"',
+        'Agent::"line\nbreak"',
+        'Agent :: "spaced"',
+        'Action::"open_pr"',
+        'nope',
+        '',
+        { type: 'Agent', id: 'x"y' },
+        42,
+      ][Math.floor(r() * 8)]
+      break
+    case 6: // a nested attribute changed
+      for (const v of Object.values(ctx)) {
+        if (v && typeof v === 'object' && !Array.isArray(v)) {
+          const ks = Object.keys(v)
+          if (ks.length) v[ks[Math.floor(r() * ks.length)]] = randomValue(r, 2)
+          break
+        }
+      }
+      break
+    case 7: // no context at all, or an empty one
+      if (r() < 0.5) delete req.context
+      else req.context = {}
+      break
+    default: // an unknown request field
+      req.extra = randomValue(r, 1)
+  }
+  return req
+}
+
+test('random variations of the cases decide the same on both paths', () => {
+  const r = rng(20261126)
+  fastCalls = 0
+  const outcomes = new Map()
+  for (let i = 0; i < 3000; i++) {
+    const c = cases[Math.floor(r() * cases.length)]
+    let req = mutate(c.request, r)
+    if (r() < 0.3) req = mutate(req, r)
+    const d = agree(req, c.now, `variation ${i} of ${c.name}`)
+    const key = d.errors.length ? 'error' : d.outcome
+    outcomes.set(key, (outcomes.get(key) || 0) + 1)
+  }
+  // The variations reach every outcome, and requests the core refuses.
+  for (const k of ['allow', 'deny', 'ask', 'error']) assert.ok(outcomes.get(k) > 0, `${k}: ${[...outcomes]}`)
+  // Plain data (all of it here but a few numbers beyond the fast path) went the fast way.
+  assert.ok(fastCalls > 2700, `fast path taken ${fastCalls} times of 3000`)
+})
