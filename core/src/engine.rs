@@ -427,7 +427,7 @@ impl Engine {
             let source = counted.as_ref().unwrap_or(request);
             let action = match &source.action {
                 ActionRef::Name(_) => resolve_action(&self.compiled.load(), &source.action)
-                    .map_or_else(|_| source.action.clone(), ActionRef::Uid),
+                    .map_or_else(|_| source.action.clone(), |uid| ActionRef::Uid(uid.into_owned())),
                 ActionRef::Uid(uid) => ActionRef::Uid(uid.clone()),
             };
             let request = Recorded::Request(Request {
@@ -881,12 +881,18 @@ fn denied(c: &Compiled, reasons: Vec<Arc<PolicyInfo>>, errors: Vec<DecisionError
     }
 }
 
-pub(crate) fn resolve_action(c: &Compiled, action: &ActionRef) -> Result<EntityUid, RequestError> {
+/// The action's uid, borrowed where it exists already: cloning a uid would
+/// update reference counts that every deciding thread shares.
+pub(crate) fn resolve_action<'a>(
+    c: &'a Compiled,
+    action: &'a ActionRef,
+) -> Result<std::borrow::Cow<'a, EntityUid>, RequestError> {
+    use std::borrow::Cow;
     match action {
-        ActionRef::Uid(u) => Ok(u.clone()),
+        ActionRef::Uid(u) => Ok(Cow::Borrowed(u)),
         ActionRef::Name(name) => match c.action_shorthand.get(name) {
-            Some(uid) => Ok(uid.clone()),
-            None => crate::request::entity_uid("Action", name),
+            Some(uid) => Ok(Cow::Borrowed(uid)),
+            None => crate::request::entity_uid("Action", name).map(Cow::Owned),
         },
     }
 }

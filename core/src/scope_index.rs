@@ -79,7 +79,45 @@ impl Bucket {
 /// Principal key -> resource key -> bucket. `None` is "any".
 /// Keyed by policy entities and looked up by request entities: the Fx hash
 /// (a request cannot lengthen a chain in a table built at load).
-type Cells = FxMap<Option<EntityUid>, FxMap<Option<EntityUid>, Bucket>>;
+type Cells = Keyed<Keyed<Bucket>>;
+
+/// A map keyed by `Option<EntityUid>` (`None`: any entity) that is looked up
+/// by reference: a decision clones no uid. (Cloning one updates reference
+/// counts inside the entity data that every deciding thread shares, which
+/// costs each thread cache-line transfers.)
+#[derive(Debug)]
+struct Keyed<V> {
+    any: Option<V>,
+    by_uid: FxMap<EntityUid, V>,
+}
+
+impl<V> Default for Keyed<V> {
+    fn default() -> Self {
+        Self { any: None, by_uid: FxMap::default() }
+    }
+}
+
+impl<V: Default> Keyed<V> {
+    fn entry(&mut self, key: Option<EntityUid>) -> &mut V {
+        match key {
+            None => self.any.get_or_insert_with(V::default),
+            Some(uid) => self.by_uid.entry(uid).or_default(),
+        }
+    }
+}
+
+impl<V> Keyed<V> {
+    fn get(&self, key: Option<&EntityUid>) -> Option<&V> {
+        match key {
+            None => self.any.as_ref(),
+            Some(uid) => self.by_uid.get(uid),
+        }
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.any.iter_mut().chain(self.by_uid.values_mut())
+    }
+}
 
 #[derive(Debug, Default)]
 struct ActionCells {
@@ -120,7 +158,7 @@ impl ActionCells {
         let (pk, rk) = (principal_key(p), resource_key(p));
         self.keyed_principals |= pk.is_some();
         self.keyed_resources |= rk.is_some();
-        self.cells.entry(pk).or_default().entry(rk).or_default().add(at, p, fast);
+        self.cells.entry(pk).entry(rk).add(at, p, fast);
     }
 
     fn shrink(&mut self) {
@@ -191,31 +229,32 @@ impl ScopeIndex {
     }
 
     /// Calls `visit` with every bucket that can hold a policy applying to the request.
-    pub(crate) fn candidates<'a>(
+    pub(crate) fn candidates<'a, 'e>(
         &'a self,
-        entities: &Entities,
-        principal: &EntityUid,
+        entities: &'e Entities,
+        principal: &'e EntityUid,
         action: &EntityUid,
-        resource: &EntityUid,
+        resource: &'e EntityUid,
         mut visit: impl FnMut(&'a Bucket),
     ) {
         let cells = self.by_action.get(action).unwrap_or(&self.all);
-        const ANY_ONLY: &[Option<EntityUid>] = &[None];
-        let keys = |uid: &EntityUid, keyed: bool| -> std::borrow::Cow<'static, [Option<EntityUid>]> {
+        // Keys in order: any, the entity itself, its ancestors (as listed by
+        // the entity store); only "any" when no policy names such an entity.
+        let keys = |uid: &'e EntityUid, keyed: bool| -> Vec<Option<&'e EntityUid>> {
             if !keyed {
-                return std::borrow::Cow::Borrowed(ANY_ONLY);
+                return vec![None];
             }
-            let mut keys = vec![None, Some(uid.clone())];
+            let mut keys = vec![None, Some(uid)];
             if let Some(ancestors) = entities.ancestors(uid) {
-                keys.extend(ancestors.map(|a| Some(a.clone())));
+                keys.extend(ancestors.map(Some));
             }
-            std::borrow::Cow::Owned(keys)
+            keys
         };
         let resource_keys = keys(resource, cells.keyed_resources);
-        for pk in keys(principal, cells.keyed_principals).iter() {
+        for pk in keys(principal, cells.keyed_principals) {
             let Some(by_resource) = cells.cells.get(pk) else { continue };
-            for rk in resource_keys.iter() {
-                if let Some(bucket) = by_resource.get(rk) {
+            for rk in &resource_keys {
+                if let Some(bucket) = by_resource.get(*rk) {
                     visit(bucket);
                 }
             }

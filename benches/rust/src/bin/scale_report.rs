@@ -109,7 +109,7 @@ fn main() -> ExitCode {
     let mut dir = None;
     let mut sizes: Vec<usize> = Vec::new();
     let mut settings =
-        Settings { rounds: 100, cedar_budget: Duration::from_secs(3), throughput: Duration::from_secs(2) };
+        Settings { rounds: 100, cedar_budget: Duration::from_secs(3), throughput: Duration::from_secs(3) };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -161,6 +161,28 @@ fn percentiles(mut ns: Vec<u64>) -> (f64, f64) {
     };
     (at(0.5), at(0.99))
 }
+
+/// Decisions per second on 1 and on 2 threads: the medians of
+/// [`SCALING_ROUNDS`] runs of each, taking turns (1, 2, 1, 2, ...), each run
+/// an equal share of `d` for each thread count. Taking turns spreads the
+/// host's load changes over both figures instead of biasing one (on a shared
+/// 2-vCPU VM, single back-to-back runs moved the ratio by ±0.3).
+fn scaling(d: Duration, len: usize, decide: &(dyn Fn(usize) -> bool + Sync)) -> (f64, f64) {
+    let share = d / SCALING_ROUNDS as u32;
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    for _ in 0..SCALING_ROUNDS {
+        one.push(throughput(1, share, len, decide));
+        two.push(throughput(2, share, len, decide));
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    (median(one), median(two))
+}
+
+/// Turns of 1- and 2-thread runs per throughput figure.
+const SCALING_ROUNDS: usize = 5;
 
 /// Decisions per second of `threads` threads each deciding in a loop for `d`.
 fn throughput(threads: usize, d: Duration, len: usize, decide: &(dyn Fn(usize) -> bool + Sync)) -> f64 {
@@ -266,11 +288,9 @@ fn measure(dir: &Path, n: usize, s: &Settings) -> Result<Value, String> {
     // Throughput on 1 and 2 threads, one shared engine / policy set.
     let ours = |i: usize| engine.authorize(&requests[i]).outcome == Outcome::Allow;
     let theirs = |i: usize| cedar.allows(i);
-    let dps1 = throughput(1, s.throughput, len, &ours);
-    let dps2 = throughput(2, s.throughput, len, &ours);
+    let (dps1, dps2) = scaling(s.throughput, len, &ours);
     let cedar_d = if n >= 10_000 { s.throughput.max(Duration::from_secs(1)) } else { s.throughput };
-    let cdps1 = throughput(1, cedar_d, len, &theirs);
-    let cdps2 = throughput(2, cedar_d, len, &theirs);
+    let (cdps1, cdps2) = scaling(cedar_d, len, &theirs);
 
     let mem = |kind: &str| -> Result<Value, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
