@@ -108,8 +108,10 @@ pub struct Decision {
     /// For ask (and for an allow granted by an approval): the stable id to
     /// pass to `Engine::approve` once the owner approves.
     pub approval_id: Option<String>,
-    /// The version (content hash) of the policy set that decided.
-    pub policy_version: Arc<str>,
+    /// The version (content hash) of the policy set that decided. A `String`
+    /// of its own (not a shared `Arc`): threads deciding at once do not touch
+    /// a common reference count.
+    pub policy_version: String,
     /// Time spent deciding, from request to decision.
     pub eval_time: Duration,
     /// Shadow evaluation: what enforcing the shadow policies would decide.

@@ -802,7 +802,7 @@ impl Engine {
             errors,
             ask_owners,
             approval_id: None,
-            policy_version: Arc::clone(&c.version),
+            policy_version: c.version.to_string(),
             eval_time: start.elapsed(),
             shadow,
         }
@@ -875,7 +875,7 @@ fn denied(c: &Compiled, reasons: Vec<Arc<PolicyInfo>>, errors: Vec<DecisionError
         errors,
         ask_owners: vec![],
         approval_id: None,
-        policy_version: Arc::clone(&c.version),
+        policy_version: c.version.to_string(),
         eval_time: start.elapsed(),
         shadow: None,
     }

@@ -235,7 +235,7 @@ mod tests {
             ],
             ask_owners: vec!["owner".into(), "ünï".into()],
             approval_id: Some("ap-1".into()),
-            policy_version: Arc::from("v1"),
+            policy_version: "v1".into(),
             eval_time: Duration::from_nanos(12_345),
             shadow: None,
         };
