@@ -5,12 +5,9 @@
 //! exponentially shared structure stops at [`agentauthz::MAX_REQUEST_BYTES`]).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agentauthz::cedar_policy::{EntityId, EntityTypeName, EntityUid};
+use agentauthz::cedar_policy::EntityUid;
 use agentauthz::{ContextValue, MAX_CONTEXT_DEPTH, MAX_REQUEST_BYTES};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -463,34 +460,14 @@ fn json_to_py_depth<'py>(py: Python<'py>, value: &Value, depth: usize) -> PyResu
     })
 }
 
-thread_local! {
-    /// Parsed entity type names, per thread: a type name is parsed by Cedar's
-    /// parser once, not on every request. Bounded (cleared when full).
-    static TYPE_NAMES: RefCell<HashMap<String, EntityTypeName>> = RefCell::new(HashMap::new());
-}
-
-const TYPE_CACHE_MAX: usize = 4096;
-
-/// Builds an entity uid from a type name and id, parsing each type name once per thread.
+/// Builds an entity uid from a type name and id (`agentauthz::entity_uid`:
+/// each type name is parsed once per thread).
 pub(crate) fn uid_from_parts(type_name: &str, id: &str) -> Result<EntityUid, String> {
     check_ref_len(type_name.len() + id.len())?;
-    let cached = TYPE_NAMES.with(|c| c.borrow().get(type_name).cloned());
-    let t = match cached {
-        Some(t) => t,
-        None => {
-            let t = EntityTypeName::from_str(type_name)
-                .map_err(|e| format!("`{type_name}` is not a valid entity type name: {e}"))?;
-            TYPE_NAMES.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.len() >= TYPE_CACHE_MAX {
-                    c.clear();
-                }
-                c.insert(type_name.to_string(), t.clone());
-            });
-            t
-        }
-    };
-    Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
+    agentauthz::entity_uid(type_name, id).map_err(|e| match e {
+        agentauthz::RequestError::Entity { message, .. } => message,
+        other => other.to_string(),
+    })
 }
 
 /// Refuses an entity reference longer than a whole request may be (as the
