@@ -255,8 +255,14 @@ function plain(v, depth) {
 
 function requestJson(request) {
   if (request === null || typeof request !== 'object' || Array.isArray(request)) return undefined
+  // Saved and restored: a getter in the request may itself call authorize.
+  const outer = budget
   budget = MAX_BYTES
-  return plain(request, 0) ? JSON.stringify(request) : undefined
+  try {
+    return plain(request, 0) ? JSON.stringify(request) : undefined
+  } finally {
+    budget = outer
+  }
 }
 
 const nativeAuthorize = Engine.prototype.authorize

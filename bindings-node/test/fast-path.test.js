@@ -182,3 +182,18 @@ test('random variations of the cases decide the same on both paths', () => {
   // Plain data (all of it here but a few numbers beyond the fast path) went the fast way.
   assert.ok(fastCalls > 2700, `fast path taken ${fastCalls} times of 3000`)
 })
+
+test('a getter that decides another request during the check leaves the outer request intact', () => {
+  const c = cases.find((k) => k.outcome === 'allow')
+  const request = structuredClone(c.request)
+  let inner = 0
+  Object.defineProperty(request.context, 'note', {
+    enumerable: true,
+    get() {
+      inner++
+      return engine.authorizeAt(c.request, c.now).outcome
+    },
+  })
+  agree(request, c.now, 'reentrant getter')
+  assert.ok(inner >= 2)
+})
