@@ -197,8 +197,21 @@ pub(crate) fn validate_sources(sources: &PolicySources) -> Result<Vec<PolicyIssu
     })
 }
 
+/// Whether schema text is Cedar's JSON schema format rather than Cedar schema
+/// syntax: the Cedar syntax cannot begin with `{`, JSON schemas always do.
+pub(crate) fn is_json_schema(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
 fn parse_schema(sources: &PolicySources) -> Result<Schema, LoadError> {
     let text = &sources.schema.text;
+    if is_json_schema(text) {
+        return Schema::from_json_str(text).map_err(|e| LoadError::Schema {
+            file: sources.schema.name.clone(),
+            line: None,
+            message: diagnostic_message(&e),
+        });
+    }
     Schema::from_cedarschema_str(text).map(|(s, _warnings)| s).map_err(|e| LoadError::Schema {
         file: sources.schema.name.clone(),
         line: line_of(&e, text),

@@ -109,14 +109,24 @@ pub(crate) enum Fast<T> {
     Invalid(String),
 }
 
-/// Reads every action's request shape from the schema text.
+/// Reads every action's request shape from the schema text (Cedar schema
+/// syntax, or Cedar's JSON schema format).
 pub(crate) fn action_shapes(schema_text: &str) -> HashMap<EntityUid, ActionShape> {
-    let Ok((json, _)) = cedar_policy::schema_str_to_json_with_resolved_types(schema_text) else {
-        return HashMap::new();
+    let json = if crate::compile::is_json_schema(schema_text) {
+        match serde_json::from_str::<Value>(schema_text) {
+            Ok(json) => json,
+            Err(_) => return HashMap::new(),
+        }
+    } else {
+        match cedar_policy::schema_str_to_json_with_resolved_types(schema_text) {
+            Ok((json, _)) => json,
+            Err(_) => return HashMap::new(),
+        }
     };
     let Some(namespaces) = json.as_object() else { return HashMap::new() };
     let mut common: HashMap<String, &Value> = HashMap::new();
     let mut enums: HashSet<String> = HashSet::new();
+    let mut entity_types: HashSet<String> = HashSet::new();
     for (ns, body) in namespaces {
         if let Some(types) = body.get("commonTypes").and_then(Value::as_object) {
             for (name, ty) in types {
@@ -125,13 +135,14 @@ pub(crate) fn action_shapes(schema_text: &str) -> HashMap<EntityUid, ActionShape
         }
         if let Some(types) = body.get("entityTypes").and_then(Value::as_object) {
             for (name, ty) in types {
+                entity_types.insert(qualify(ns, name));
                 if ty.get("enum").is_some() {
                     enums.insert(qualify(ns, name));
                 }
             }
         }
     }
-    let resolver = Resolver { common: &common, names: RefCell::new(HashMap::new()) };
+    let resolver = Resolver { common: &common, entity_types: &entity_types, names: RefCell::new(HashMap::new()) };
     let mut out = HashMap::new();
     for (ns, body) in namespaces {
         let Some(actions) = body.get("actions").and_then(Value::as_object) else { continue };
@@ -176,6 +187,8 @@ struct Resolver<'a> {
     /// Attribute names, one allocation each (see `Record::new`).
     names: RefCell<HashMap<String, Arc<str>>>,
     common: &'a HashMap<String, &'a Value>,
+    /// Every declared entity type, qualified.
+    entity_types: &'a HashSet<String>,
 }
 
 impl Resolver<'_> {
@@ -217,10 +230,23 @@ impl Resolver<'_> {
         }
     }
 
+    /// A type referred to by name, resolved as Cedar does: a common type or
+    /// entity type of the namespace, then of the empty namespace, then a
+    /// built-in type. Entity types are `Other` (the fast path gives up).
     fn named(&self, name: &str, ns: &str, depth: usize) -> Ty {
-        match self.common.get(&qualify(ns, name)).or_else(|| self.common.get(name)) {
-            Some(t) => self.ty(t, ns, depth + 1),
-            None => Ty::Other,
+        for candidate in [qualify(ns, name), name.to_string()] {
+            if let Some(t) = self.common.get(&candidate) {
+                return self.ty(t, ns, depth + 1);
+            }
+            if self.entity_types.contains(&candidate) {
+                return Ty::Other;
+            }
+        }
+        match name.strip_prefix("__cedar::").unwrap_or(name) {
+            "String" => Ty::String,
+            "Long" => Ty::Long,
+            "Bool" | "Boolean" => Ty::Bool,
+            other => ext_ty(other),
         }
     }
 }

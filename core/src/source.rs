@@ -29,7 +29,8 @@ impl NamedText {
 /// The raw inputs of an engine: one schema, policy files, optional entities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicySources {
-    /// The Cedar schema (Cedar schema syntax).
+    /// The Cedar schema: Cedar schema syntax, or Cedar's JSON schema format
+    /// (text whose first non-blank character is `{`).
     pub schema: NamedText,
     /// Policy files in Cedar syntax, in evaluation-id order.
     pub policies: Vec<NamedText>,
@@ -47,15 +48,26 @@ impl PolicySources {
         }
     }
 
-    /// Reads a policy folder: exactly one `*.cedarschema`, any number of `*.cedar`
-    /// files (sorted by name) and an optional `entities.json`.
+    /// Reads a policy folder: exactly one schema (`*.cedarschema`, or
+    /// `*.cedarschema.json` in Cedar's JSON schema format), any number of
+    /// `*.cedar` files (sorted by name) and an optional `entities.json`.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, LoadError> {
         let dir = dir.as_ref();
         let mut schemas = files_with_extension(dir, "cedarschema")?;
+        schemas.extend(
+            files_with_extension(dir, "json")?
+                .into_iter()
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".cedarschema.json"))),
+        );
         let schema = match schemas.len() {
             1 => schemas.remove(0),
-            0 => return Err(folder_error(dir, "no *.cedarschema file")),
-            n => return Err(folder_error(dir, &format!("{n} *.cedarschema files; exactly one is expected"))),
+            0 => return Err(folder_error(dir, "no *.cedarschema (or *.cedarschema.json) file")),
+            n => {
+                return Err(folder_error(
+                    dir,
+                    &format!("{n} schema files (*.cedarschema, *.cedarschema.json); exactly one is expected"),
+                ))
+            }
         };
         let policies = files_with_extension(dir, "cedar")?;
         if policies.is_empty() {

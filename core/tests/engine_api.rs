@@ -657,3 +657,75 @@ mod controls {
         assert_eq!(e.authorize_at(&req, t0 + std::time::Duration::from_secs(60)).outcome, Outcome::Ask);
     }
 }
+
+/// The decision minus what may differ between two loads of the same policies
+/// (evaluation time and the version hash of the source text).
+fn comparable(d: &agentauthz::Decision) -> serde_json::Value {
+    let mut v = d.to_json();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("eval_us");
+        o.remove("policy_version");
+    }
+    v
+}
+
+/// A schema in Cedar's JSON format (as `*.cedarschema.json` in a folder, or as
+/// text) loads and decides every example case exactly as the same schema in
+/// Cedar syntax: outcome, reasons, errors and ask owners.
+#[test]
+fn a_json_schema_decides_like_the_same_schema_in_cedar_syntax() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
+    let sources = PolicySources::from_dir(&dir).unwrap();
+    let text = Engine::builder(sources.clone()).count_evaluations(true).build().unwrap();
+    let (json, _) = agentauthz::cedar_policy::schema_str_to_json_with_resolved_types(&sources.schema.text).unwrap();
+    // As a folder: the `.cedarschema` replaced by a `.cedarschema.json`.
+    let folder = std::env::temp_dir().join(format!("agentauthz-json-schema-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".cedar") || name == "entities.json" {
+            std::fs::copy(&path, folder.join(&name)).unwrap();
+        }
+    }
+    std::fs::write(folder.join("coding-agent.cedarschema.json"), serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let from_folder = PolicySources::from_dir(&folder).and_then(|s| Engine::builder(s).count_evaluations(true).build());
+    let _ = std::fs::remove_dir_all(&folder);
+    let from_folder = from_folder.unwrap();
+    // As text, with Cedar's own (unresolved) JSON form of the schema.
+    let fragment = agentauthz::cedar_policy::SchemaFragment::from_cedarschema_str(&sources.schema.text).unwrap().0;
+    let unresolved = fragment.to_json_string().unwrap();
+    let from_text =
+        Engine::builder(PolicySources { schema: NamedText::new("s.json", unresolved), ..sources }).build().unwrap();
+    let cases = load_cases(dir.join("cases.toml")).unwrap();
+    let want = run_cases(&text, &cases);
+    for json_engine in [&from_folder, &from_text] {
+        let got = run_cases(json_engine, &cases);
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(comparable(&g.decision), comparable(&w.decision), "{}", w.case.name);
+            assert!(g.failure.is_none(), "{}: {:?}", w.case.name, g.failure);
+        }
+    }
+    // The compiled evaluator and fast request path read JSON schemas too: as
+    // many policy evaluations take them.
+    assert_eq!(from_folder.evaluator_stats(), text.evaluator_stats());
+    assert!(text.evaluator_stats().compiled > 0);
+}
+
+#[test]
+fn a_broken_json_schema_is_a_schema_error_naming_the_file() {
+    let err = Engine::builder(PolicySources {
+        schema: NamedText::new("bad.cedarschema.json", r#"{"": {"entityTypes": {"A": {"shape": 3}}, "actions": {}}}"#),
+        ..PolicySources::from_strings(SCHEMA, "permit(principal, action, resource);", None)
+    })
+    .build()
+    .unwrap_err();
+    match err {
+        LoadError::Schema { file, message, .. } => {
+            assert_eq!(file, "bad.cedarschema.json");
+            assert!(!message.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}

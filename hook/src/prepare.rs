@@ -45,6 +45,7 @@ pub fn load_engine(dir: &Path, store: &mut Store) -> Result<Engine, String> {
     let sources = PolicySources::from_dir(dir).map_err(|e| e.to_string())?;
     let hash = content_hash(&sources);
     if store.validated(&hash).is_some() {
+        let sources = with_prepared_schema(sources, &hash, store);
         return Engine::builder(sources).accept_invalid_policies(true).build().map_err(|e| e.to_string());
     }
     validate_and_record(sources, &hash, store)
@@ -56,6 +57,7 @@ pub fn load_engine(dir: &Path, store: &mut Store) -> Result<Engine, String> {
 pub fn load_engine_for(dir: &Path, store: &mut Store, principal: &str) -> Result<(Engine, String), String> {
     let sources = PolicySources::from_dir(dir).map_err(|e| e.to_string())?;
     let hash = content_hash(&sources);
+    let sources = with_prepared_schema(sources, &hash, store);
     let engine = match store.validated(&hash) {
         Some(true) => {
             // A cache whose rows do not match their digests is not used: the
@@ -83,10 +85,27 @@ pub fn load_engine_for(dir: &Path, store: &mut Store, principal: &str) -> Result
     Ok((engine, hash))
 }
 
+/// The sources with the schema replaced by its recorded JSON form, when the
+/// store has one for this content hash (it parses several times faster).
+fn with_prepared_schema(mut sources: PolicySources, hash: &str, store: &Store) -> PolicySources {
+    if let Some(json) = store.prepared_schema(hash) {
+        sources.schema = NamedText::new(format!("{} (prepared JSON form)", sources.schema.name), json);
+    }
+    sources
+}
+
 fn validate_and_record(sources: PolicySources, hash: &str, store: &mut Store) -> Result<Engine, String> {
     let cached = per_policy(&sources);
+    // The schema's JSON form, types resolved, for later loads (a text schema
+    // only: a JSON schema is kept as it is).
+    let schema_json = match sources.schema.text.trim_start().starts_with('{') {
+        true => None,
+        false => agentauthz::cedar_policy::schema_str_to_json_with_resolved_types(&sources.schema.text)
+            .ok()
+            .map(|(json, _)| json.to_string()),
+    };
     let engine = Engine::builder(sources).build().map_err(|e| e.to_string())?;
-    store.mark_validated(hash, cached.as_deref())?;
+    store.mark_validated(hash, cached.as_deref(), schema_json.as_deref())?;
     Ok(engine)
 }
 
@@ -119,8 +138,9 @@ mod tests {
     use agentauthz::cases::{load_cases, run_cases};
     use agentauthz::Outcome;
 
-    /// The principal-filtered engine decides every example case exactly as the
-    /// full engine does (outcome and deciding policies).
+    /// The principal-filtered engine, with the schema read from its recorded
+    /// JSON form, decides every example case exactly as the full engine does
+    /// (outcome and deciding policies).
     #[test]
     fn filtered_engines_decide_like_the_full_engine() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
@@ -129,6 +149,10 @@ mod tests {
         let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
         let full = Engine::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
         let (_first, _) = load_engine_for(&dir, &mut store, "Agent::\"ci-bot\"").unwrap_or_else(|e| panic!("{e}"));
+        // Later loads read the schema's recorded JSON form, not the schema text.
+        let hash = content_hash(&PolicySources::from_dir(&dir).unwrap_or_else(|e| panic!("{e}")));
+        let json = store.prepared_schema(&hash).unwrap_or_else(|| panic!("no prepared schema"));
+        assert!(json.starts_with('{'), "{json}");
         let cases = load_cases(dir.join("cases.toml")).unwrap_or_else(|e| panic!("{e}"));
         let want = run_cases(&full, &cases);
         let mut compared = 0;

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS prepared (hash TEXT PRIMARY KEY, at TEXT NOT NULL, fi
 CREATE TABLE IF NOT EXISTS prepared_policy (hash TEXT NOT NULL, ord INTEGER NOT NULL, file TEXT NOT NULL, principal TEXT, text TEXT NOT NULL, PRIMARY KEY (hash, ord));
 CREATE INDEX IF NOT EXISTS prepared_policy_principal ON prepared_policy (hash, principal);
 CREATE TABLE IF NOT EXISTS prepared_group (hash TEXT NOT NULL, principal TEXT NOT NULL, n INTEGER NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (hash, principal));
+CREATE TABLE IF NOT EXISTS prepared_schema (hash TEXT PRIMARY KEY, json TEXT NOT NULL, digest TEXT NOT NULL);
 ";
 
 /// The previous hash of the first audit record.
@@ -84,6 +85,12 @@ impl GroupDigest {
     fn finish(self) -> String {
         self.h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+fn schema_digest(json: &str) -> String {
+    let mut g = GroupDigest::default();
+    g.add(0, "schema", json);
+    g.finish()
 }
 
 /// The hook's state file.
@@ -197,7 +204,7 @@ impl Store {
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(db_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
         let has_schema: bool = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'prepared_group'", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'prepared_schema'", [], |r| r.get::<_, i64>(0))
             .map_err(db_err)?
             > 0;
         if !has_schema {
@@ -233,8 +240,14 @@ impl Store {
     /// Records that sources with this content hash passed strict validation,
     /// with each policy's text and `principal ==` scope (when every policy has
     /// an `@id`), and per principal group (`""` for policies without an `==`
-    /// scope) the number of policies and a digest of them, in one transaction.
-    pub fn mark_validated(&mut self, hash: &str, policies: Option<&[CachedPolicy]>) -> Result<(), String> {
+    /// scope) the number of policies and a digest of them, and the schema in
+    /// Cedar's JSON format (when given), in one transaction.
+    pub fn mark_validated(
+        &mut self,
+        hash: &str,
+        policies: Option<&[CachedPolicy]>,
+        schema_json: Option<&str>,
+    ) -> Result<(), String> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
         let done: bool = tx
             .query_row("SELECT count(*) FROM prepared WHERE hash = ?1", [hash], |r| r.get::<_, i64>(0))
@@ -261,6 +274,13 @@ impl Store {
                     st.execute(params![hash, principal, n, g.finish()]).map_err(db_err)?;
                 }
             }
+            if let Some(json) = schema_json {
+                tx.execute(
+                    "INSERT INTO prepared_schema (hash, json, digest) VALUES (?1, ?2, ?3)",
+                    params![hash, json, schema_digest(json)],
+                )
+                .map_err(db_err)?;
+            }
             tx.execute(
                 "INSERT INTO prepared (hash, at, filterable) VALUES (?1, ?2, ?3)",
                 params![hash, agentauthz::format_rfc3339_millis(SystemTime::now()), policies.is_some() as i64],
@@ -268,6 +288,21 @@ impl Store {
             .map_err(db_err)?;
         }
         tx.commit().map_err(db_err)
+    }
+
+    /// The schema of a validated source set in Cedar's JSON format (parsed
+    /// several times faster than the schema syntax), if it was recorded and
+    /// still matches its digest.
+    pub fn prepared_schema(&self, hash: &str) -> Option<String> {
+        let (json, digest): (String, String) = self
+            .conn
+            .query_row("SELECT json, digest FROM prepared_schema WHERE hash = ?1", [hash], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .ok()
+            .flatten()?;
+        (schema_digest(&json) == digest).then_some(json)
     }
 
     /// The cached policies of a validated source set that can apply to
