@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cedar_policy::{
     Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, ValidationWarning, Validator,
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{LoadError, PolicyIssue};
 use crate::request_shape::{action_shapes, ActionShape};
 use crate::scope_index::ScopeIndex;
-use crate::source::PolicySources;
+use crate::source::{NamedText, PolicySources};
 
 /// What the engine knows about one loaded policy: its id, where it came from,
 /// its effect and its annotations (`@owner`, `@ask`, `@control`, ...).
@@ -82,6 +82,97 @@ pub const MAX_NESTING: usize = 48;
 /// recurse, and the caller's thread may have a small stack (a Python or Node
 /// worker thread). Only the pages actually touched are committed.
 const LOAD_STACK_BYTES: usize = 64 << 20;
+
+/// Policy files at least this large are parsed in pieces on several threads.
+const PARALLEL_PARSE_BYTES: usize = 256 << 10;
+
+/// Policy sets at least this large are validated (and compiled) in parts on
+/// several threads.
+pub(crate) const PARALLEL_MIN_POLICIES: usize = 4_096;
+
+/// Threads a load may use: the machine's parallelism, at most 8.
+fn load_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8)
+}
+
+/// `f` over every item, each on its own large-stack thread (the first on the
+/// calling thread), results in item order. An item whose thread cannot be
+/// started (or failed) is run again on the calling thread.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .iter()
+            .skip(1)
+            .map(|item| {
+                std::thread::Builder::new()
+                    .name("agentauthz-load".into())
+                    .stack_size(LOAD_STACK_BYTES)
+                    .spawn_scoped(scope, move || f(item))
+                    .ok()
+            })
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        out.extend(items.first().map(f));
+        for (item, handle) in items.iter().skip(1).zip(handles) {
+            out.push(match handle.map(|h| h.join()) {
+                Some(Ok(r)) => r,
+                _ => f(item),
+            });
+        }
+        out
+    })
+}
+
+/// `f` over every item, in order: on several threads, in contiguous parts,
+/// when there are at least `min` items.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], min: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = load_threads();
+    if items.len() < min.max(2) || threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    let parts: Vec<&[T]> = items.chunks(items.len().div_ceil(threads)).collect();
+    in_parallel(&parts, |part| part.iter().map(&f).collect::<Vec<R>>()).into_iter().flatten().collect()
+}
+
+/// Splits policy text into about `n` pieces of whole statements: cuts only
+/// after a `;` outside string literals, `//` comments and brackets. Each piece
+/// comes with its byte offset in `text`.
+fn split_statements(text: &str, n: usize) -> Vec<(usize, &str)> {
+    let target = text.len() / n.max(1) + 1;
+    let (mut depth, mut in_str, mut escaped, mut in_comment) = (0usize, false, false, false);
+    let (mut prev, mut start) = (0u8, 0usize);
+    let mut pieces = Vec::new();
+    for (i, &c) in text.as_bytes().iter().enumerate() {
+        if c == b'\n' {
+            in_comment = false;
+        } else if in_comment {
+        } else if in_str {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if c == b'/' && prev == b'/' {
+            in_comment = true;
+        } else if c == b'(' || c == b'[' || c == b'{' {
+            depth += 1;
+        } else if c == b')' || c == b']' || c == b'}' {
+            depth = depth.saturating_sub(1);
+        } else if c == b';' && depth == 0 && i + 1 - start >= target && pieces.len() + 1 < n {
+            // `;` is ASCII: i + 1 is a character boundary.
+            pieces.push((start, text.get(start..=i).unwrap_or_default()));
+            start = i + 1;
+        }
+        prev = c;
+    }
+    pieces.push((start, text.get(start..).unwrap_or_default()));
+    pieces
+}
 
 /// Runs `f` on a thread with a large stack (see [`LOAD_STACK_BYTES`]).
 fn on_load_stack<T: Send>(f: impl FnOnce() -> Result<T, LoadError> + Send) -> Result<T, LoadError> {
@@ -159,13 +250,14 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
 
 fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Compiled, LoadError> {
     let schema = parse_schema(sources)?;
-    let (policies, meta) = parse_policies(sources)?;
+    let parsed = parse_policies(sources, on_invalid == OnInvalid::Refuse)?;
     if on_invalid == OnInvalid::Refuse {
-        let issues = validate(&schema, &policies, &meta, sources);
+        let issues = validate(&schema, &parsed, sources);
         if !issues.is_empty() {
             return Err(LoadError::Validation { issues });
         }
     }
+    let Parsed { set: policies, meta, .. } = parsed;
     let entities = parse_entities(sources, &schema)?;
     let shapes = action_shapes(&sources.schema.text);
     let fast = crate::fast::build(&entities, &policies, shapes.values());
@@ -192,8 +284,8 @@ pub(crate) fn validate_sources(sources: &PolicySources) -> Result<Vec<PolicyIssu
     check_sources(sources)?;
     on_load_stack(|| {
         let schema = parse_schema(sources)?;
-        let (policies, meta) = parse_policies(sources)?;
-        Ok(validate(&schema, &policies, &meta, sources))
+        let parsed = parse_policies(sources, true)?;
+        Ok(validate(&schema, &parsed, sources))
     })
 }
 
@@ -229,77 +321,165 @@ fn parse_entities(sources: &PolicySources, schema: &Schema) -> Result<Entities, 
     }
 }
 
-type Parsed = (PolicySet, HashMap<PolicyId, Arc<PolicyInfo>>);
+/// Parsed policy files.
+pub(crate) struct Parsed {
+    /// Every policy, renamed to its engine id.
+    set: PolicySet,
+    /// What the engine knows of each.
+    meta: HashMap<PolicyId, Arc<PolicyInfo>>,
+    /// For policies parsed from a piece of a large file (see [`parse_file`]),
+    /// the piece's byte offset in the file.
+    bases: HashMap<PolicyId, usize>,
+    /// The policies as Cedar parsed them, one set per file or piece, with each
+    /// Cedar id's engine id: strict validation goes part by part, and frees
+    /// each part where it validated it. Empty when not kept.
+    parts: Vec<Mutex<Option<Part>>>,
+}
 
-/// Parses every policy file; ids are `@id` when given, else `policyN` numbered
-/// across files in order (for one file these are exactly Cedar's own ids).
-fn parse_policies(sources: &PolicySources) -> Result<Parsed, LoadError> {
-    let mut set = PolicySet::new();
-    let mut meta: HashMap<PolicyId, Arc<PolicyInfo>> = HashMap::new();
-    let mut index = 0usize;
-    for file in &sources.policies {
-        let parsed = PolicySet::from_str(&file.text).map_err(|e| LoadError::PolicySyntax {
+/// Policies as Cedar parsed them, with each Cedar id's engine id.
+type Part = (PolicySet, HashMap<PolicyId, PolicyId>);
+
+/// One parsed policy as the engine keeps it: its Cedar id, its engine id, and
+/// the renamed policy with what the engine knows of it, or why it is refused.
+type Prepared = (PolicyId, String, Result<(Policy, PolicyInfo), LoadError>);
+
+/// Parses one policy file, a large one in pieces on several threads: its
+/// policies in text order, each set with the byte offset of its text. When any
+/// piece does not parse, the whole file is parsed again, so syntax errors and
+/// their lines are Cedar's own for the file.
+fn parse_file(file: &NamedText) -> Result<Vec<(usize, PolicySet)>, LoadError> {
+    let whole = || {
+        PolicySet::from_str(&file.text).map(|set| vec![(0, set)]).map_err(|e| LoadError::PolicySyntax {
             file: file.name.clone(),
             line: line_of(&e, &file.text),
             message: diagnostic_message(&e),
-        })?;
-        if parsed.num_of_templates() > 0 {
+        })
+    };
+    let threads = load_threads();
+    if file.text.len() < PARALLEL_PARSE_BYTES || threads < 2 {
+        return whole();
+    }
+    let pieces = split_statements(&file.text, threads);
+    if pieces.len() < 2 {
+        return whole();
+    }
+    let parsed = in_parallel(&pieces, |(base, text)| PolicySet::from_str(text).ok().map(|set| (*base, set)));
+    parsed.into_iter().collect::<Option<Vec<_>>>().map_or_else(whole, Ok)
+}
+
+/// Parses every policy file; ids are `@id` when given, else `policyN` numbered
+/// across files in order (for one file these are exactly Cedar's own ids).
+/// Parses every policy file; `keep_parts` keeps the policies as parsed, for
+/// [`validate`].
+fn parse_policies(sources: &PolicySources, keep_parts: bool) -> Result<Parsed, LoadError> {
+    let mut set = PolicySet::new();
+    let mut meta: HashMap<PolicyId, Arc<PolicyInfo>> = HashMap::new();
+    let mut bases: HashMap<PolicyId, usize> = HashMap::new();
+    let mut parts = Vec::new();
+    let mut index = 0usize;
+    for file in &sources.policies {
+        let pieces = parse_file(file)?;
+        if pieces.iter().any(|(_, parsed)| parsed.num_of_templates() > 0) {
             return Err(LoadError::Unsupported {
                 file: file.name.clone(),
                 message: "policy templates (?principal / ?resource slots) are not supported yet".into(),
             });
         }
-        let mut in_order: Vec<&Policy> = parsed.policies().collect();
-        in_order.sort_by_key(|p| cedar_position(p.id()));
-        for policy in in_order {
-            let id = match policy.annotation("id") {
-                Some(id) => id.to_string(),
-                None => format!("policy{index}"),
-            };
-            index += 1;
-            let pid = PolicyId::new(&id);
-            if let Some(first) = meta.get(&pid) {
-                return Err(LoadError::DuplicatePolicyId { id, first: first.file.clone(), second: file.name.clone() });
+        // Each piece's first policy number (for `policyN` ids), then every
+        // policy prepared, a large file's pieces on several threads.
+        let mut firsts = Vec::with_capacity(pieces.len());
+        for (_, parsed) in &pieces {
+            firsts.push(index);
+            index += parsed.num_of_policies();
+        }
+        let jobs: Vec<(&PolicySet, usize)> =
+            pieces.iter().zip(&firsts).map(|((_, parsed), first)| (parsed, *first)).collect();
+        let prepare = |(parsed, first): &(&PolicySet, usize)| prepare_piece(file, parsed, *first);
+        let prepared: Vec<Vec<Prepared>> =
+            if jobs.len() > 1 { in_parallel(&jobs, prepare) } else { jobs.iter().map(prepare).collect() };
+        // In text order: a duplicate id is reported before the policy's own
+        // problems, as a one-by-one load would.
+        for ((base, parsed), piece) in pieces.into_iter().zip(prepared) {
+            let mut ids = HashMap::with_capacity(piece.len());
+            for (cedar_id, id, result) in piece {
+                let pid = PolicyId::new(&id);
+                if let Some(first) = meta.get(&pid) {
+                    return Err(LoadError::DuplicatePolicyId {
+                        id,
+                        first: first.file.clone(),
+                        second: file.name.clone(),
+                    });
+                }
+                let (renamed, info) = result?;
+                set.add(renamed)
+                    .map_err(|e| LoadError::Unsupported { file: file.name.clone(), message: e.to_string() })?;
+                if base > 0 {
+                    bases.insert(pid.clone(), base);
+                }
+                meta.insert(pid.clone(), Arc::new(info));
+                ids.insert(cedar_id, pid);
             }
-            let annotations: BTreeMap<String, String> =
-                policy.annotations().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            let ask = match (policy.effect(), policy.annotation("ask")) {
-                (Effect::Forbid, Some(owner)) if !owner.trim().is_empty() => Some(owner.to_string()),
-                (_, None) => None,
-                (Effect::Permit, Some(_)) => {
-                    return Err(LoadError::Unsupported {
-                        file: file.name.clone(),
-                        message: format!("policy `{id}`: @ask applies to forbid policies only"),
-                    })
-                }
-                (Effect::Forbid, Some(_)) => {
-                    return Err(LoadError::Unsupported {
-                        file: file.name.clone(),
-                        message: format!("policy `{id}`: @ask needs the owner to ask, e.g. @ask(\"security\")"),
-                    })
-                }
-            };
-            let shadow = match policy.annotation("mode").map(str::trim) {
-                None | Some("enforce") => false,
-                Some("shadow") => true,
-                Some(other) => {
-                    return Err(LoadError::Unsupported {
-                        file: file.name.clone(),
-                        message: format!(
-                            "policy `{id}`: @mode(\"{other}\") is not a mode; use \"shadow\" or \"enforce\""
-                        ),
-                    })
-                }
-            };
-            let renamed = policy.new_id(pid.clone());
-            set.add(renamed).map_err(|e| LoadError::Unsupported { file: file.name.clone(), message: e.to_string() })?;
-            meta.insert(
-                pid,
-                Arc::new(PolicyInfo { id, file: file.name.clone(), effect: policy.effect(), annotations, ask, shadow }),
-            );
+            if keep_parts {
+                parts.push(Mutex::new(Some((parsed, ids))));
+            }
         }
     }
-    Ok((set, meta))
+    Ok(Parsed { set, meta, bases, parts })
+}
+
+/// Prepares the policies of one parsed file or piece, in text order; the
+/// first is policy number `first` of the whole load.
+fn prepare_piece(file: &NamedText, parsed: &PolicySet, first: usize) -> Vec<Prepared> {
+    let mut in_order: Vec<&Policy> = parsed.policies().collect();
+    in_order.sort_by_key(|p| cedar_position(p.id()));
+    in_order
+        .into_iter()
+        .enumerate()
+        .map(|(i, policy)| {
+            let id = match policy.annotation("id") {
+                Some(id) => id.to_string(),
+                None => format!("policy{}", first + i),
+            };
+            let result = prepare_policy(file, policy, &id);
+            (policy.id().clone(), id, result)
+        })
+        .collect()
+}
+
+/// One policy renamed to `id`, with its annotations checked.
+fn prepare_policy(file: &NamedText, policy: &Policy, id: &str) -> Result<(Policy, PolicyInfo), LoadError> {
+    let annotations: BTreeMap<String, String> =
+        policy.annotations().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let ask = match (policy.effect(), policy.annotation("ask")) {
+        (Effect::Forbid, Some(owner)) if !owner.trim().is_empty() => Some(owner.to_string()),
+        (_, None) => None,
+        (Effect::Permit, Some(_)) => {
+            return Err(LoadError::Unsupported {
+                file: file.name.clone(),
+                message: format!("policy `{id}`: @ask applies to forbid policies only"),
+            })
+        }
+        (Effect::Forbid, Some(_)) => {
+            return Err(LoadError::Unsupported {
+                file: file.name.clone(),
+                message: format!("policy `{id}`: @ask needs the owner to ask, e.g. @ask(\"security\")"),
+            })
+        }
+    };
+    let shadow = match policy.annotation("mode").map(str::trim) {
+        None | Some("enforce") => false,
+        Some("shadow") => true,
+        Some(other) => {
+            return Err(LoadError::Unsupported {
+                file: file.name.clone(),
+                message: format!("policy `{id}`: @mode(\"{other}\") is not a mode; use \"shadow\" or \"enforce\""),
+            })
+        }
+    };
+    let renamed = policy.new_id(PolicyId::new(id));
+    let info =
+        PolicyInfo { id: id.to_string(), file: file.name.clone(), effect: policy.effect(), annotations, ask, shadow };
+    Ok((renamed, info))
 }
 
 /// Cedar names the n-th policy of a file `policyN`; sorting on N restores text order.
@@ -307,34 +487,57 @@ fn cedar_position(id: &PolicyId) -> usize {
     id.to_string().strip_prefix("policy").and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
 }
 
-fn validate(
-    schema: &Schema,
-    policies: &PolicySet,
-    meta: &HashMap<PolicyId, Arc<PolicyInfo>>,
-    sources: &PolicySources,
-) -> Vec<PolicyIssue> {
-    let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+fn validate(schema: &Schema, parsed: &Parsed, sources: &PolicySources) -> Vec<PolicyIssue> {
     let text_of = |file: &str| sources.policies.iter().find(|p| p.name == file).map(|p| p.text.as_str());
     let issue = |id: &PolicyId, diag: &dyn miette::Diagnostic| {
-        let m = meta.get(id);
+        let m = parsed.meta.get(id);
         let file = m.map(|m| m.file.clone()).unwrap_or_default();
+        let base = parsed.bases.get(id).copied().unwrap_or(0);
         PolicyIssue {
-            line: text_of(&file).and_then(|t| line_of(diag, t)),
+            line: text_of(&file).and_then(|t| line_at(diag, t, base)),
             policy_id: m.map(|m| m.id.clone()).unwrap_or_else(|| id.to_string()),
             file,
             message: diagnostic_message(diag),
         }
     };
-    let mut issues: Vec<PolicyIssue> = result.validation_errors().map(|e| issue(e.policy_id(), e)).collect();
-    // A policy whose scope matches no action's `appliesTo` can never apply: for a
-    // forbid that is a silent hole. Cedar up to 4.10 rejected it in strict mode;
-    // newer versions only warn. We keep rejecting it.
-    issues.extend(
-        result
-            .validation_warnings()
-            .filter(|w| matches!(w, ValidationWarning::InvalidActionApplication(_)))
-            .map(|w| issue(w.policy_id(), w)),
-    );
+    let validator = Validator::new(schema.clone());
+    let check = |slot: &Mutex<Option<Part>>| -> Vec<PolicyIssue> {
+        let taken = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let Some((part, ids)) = taken else {
+            // Only if a validating thread failed part-way: refuse the load.
+            return vec![PolicyIssue {
+                file: "<policies>".into(),
+                line: None,
+                policy_id: String::new(),
+                message: "validation failed unexpectedly".into(),
+            }];
+        };
+        let ours = |cedar: &PolicyId| ids.get(cedar).cloned().unwrap_or_else(|| cedar.clone());
+        let result = validator.validate(&part, ValidationMode::Strict);
+        let mut issues: Vec<PolicyIssue> = result.validation_errors().map(|e| issue(&ours(e.policy_id()), e)).collect();
+        // A policy whose scope matches no action's `appliesTo` can never apply: for a
+        // forbid that is a silent hole. Cedar up to 4.10 rejected it in strict mode;
+        // newer versions only warn. We keep rejecting it.
+        issues.extend(
+            result
+                .validation_warnings()
+                .filter(|w| matches!(w, ValidationWarning::InvalidActionApplication(_)))
+                .map(|w| issue(&ours(w.policy_id()), w)),
+        );
+        issues
+    };
+    // Strict validation checks each static policy on its own against the
+    // schema: a large load is validated part by part on several threads.
+    let threads = load_threads();
+    let mut issues: Vec<PolicyIssue> = if parsed.set.num_of_policies() >= PARALLEL_MIN_POLICIES
+        && threads > 1
+        && parsed.parts.len() > 1
+    {
+        let groups: Vec<_> = parsed.parts.chunks(parsed.parts.len().div_ceil(threads)).collect();
+        in_parallel(&groups, |group| group.iter().flat_map(check).collect::<Vec<_>>()).into_iter().flatten().collect()
+    } else {
+        parsed.parts.iter().flat_map(check).collect()
+    };
     issues.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     issues
 }
@@ -370,8 +573,13 @@ fn version_hash(sources: &PolicySources) -> String {
 
 /// 1-based line of a diagnostic's first labelled span in `text`.
 fn line_of(diag: &dyn miette::Diagnostic, text: &str) -> Option<usize> {
+    line_at(diag, text, 0)
+}
+
+/// [`line_of`] for a diagnostic about text that starts `base` bytes into `text`.
+fn line_at(diag: &dyn miette::Diagnostic, text: &str, base: usize) -> Option<usize> {
     let span = diag.labels()?.next()?;
-    let before = text.as_bytes().get(..span.offset())?;
+    let before = text.as_bytes().get(..base.checked_add(span.offset())?)?;
     Some(before.iter().filter(|&&b| b == b'\n').count() + 1)
 }
 
@@ -391,4 +599,89 @@ pub(crate) fn diagnostic_message(diag: &dyn miette::Diagnostic) -> String {
         msg.push(')');
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn statements_split_only_after_top_level_semicolons() {
+        let text = "@id(\"a;\") permit(principal, action, resource) when { [1,2].contains(1) };\n\
+                    // a comment; with \" and ;\n\
+                    forbid(principal, action, resource) when { context.s == \"x;\\\";y\" };\n\
+                    permit(principal, action, resource);";
+        for n in 1..8 {
+            let pieces = split_statements(text, n);
+            assert!(pieces.len() <= n.max(1), "{n}: {pieces:?}");
+            assert_eq!(pieces.iter().map(|(_, p)| *p).collect::<String>(), text);
+            for (base, piece) in &pieces {
+                assert_eq!(&text[*base..*base + piece.len()], *piece);
+                assert!(PolicySet::from_str(piece).is_ok(), "{n}: {piece:?}");
+            }
+            let total: usize = pieces.iter().map(|(_, p)| PolicySet::from_str(p).unwrap().num_of_policies()).sum();
+            assert_eq!(total, 3);
+        }
+        // Cuts fall after the first and second statements only.
+        let cuts: Vec<usize> = split_statements(text, 3).iter().map(|(b, _)| *b).collect();
+        assert_eq!(cuts.len(), 3, "{cuts:?}");
+        assert!(text[..cuts[1]].ends_with("contains(1) };"));
+        assert!(text[..cuts[2]].ends_with("\\\";y\" };"));
+    }
+
+    /// A file of `n` policies, one per line (1-based line k holds policy k-1);
+    /// `bad` replaces the policy on that line.
+    fn big_file(n: usize, bad: Option<(usize, &str)>) -> PolicySources {
+        let schema = "entity Agent; entity Repo; action read appliesTo { principal: Agent, resource: Repo };";
+        let text: String = (0..n)
+            .map(|i| match bad {
+                Some((line, policy)) if line == i + 1 => format!("{policy}\n"),
+                _ => format!(
+                    "@id(\"p{i}\") permit(principal == Agent::\"a{i}\", action == Action::\"read\", resource == Repo::\"r{i}\");\n"
+                ),
+            })
+            .collect();
+        assert!(text.len() > PARALLEL_PARSE_BYTES * 2);
+        PolicySources::from_strings(schema, &text, None)
+    }
+
+    /// Large files parsed in pieces give the policies, ids and order of one
+    /// parse of the whole file; errors name the file's own line.
+    #[test]
+    fn large_files_parse_in_pieces_like_the_whole_file() {
+        let n = 8_000;
+        let sources = big_file(n, None);
+        let Parsed { set, meta, .. } = parse_policies(&sources, true).unwrap();
+        let whole = PolicySet::from_str(&sources.policies[0].text).unwrap();
+        let mut want: Vec<&Policy> = whole.policies().collect();
+        want.sort_by_key(|p| cedar_position(p.id()));
+        let got: Vec<&Policy> = set.policies().collect();
+        assert_eq!(got.len(), n);
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g.to_string(), w.to_string());
+            assert_eq!(meta[g.id()].id, w.annotation("id").unwrap());
+        }
+        // Invalid (strict validation) and unparsable policies late in the file.
+        let line = n - 10;
+        let invalid = big_file(n, Some((line, "@id(\"bad\") permit(principal, action, resource) when { 1 };")));
+        let parsed = parse_policies(&invalid, true).unwrap();
+        let schema = parse_schema(&invalid).unwrap();
+        let issues = validate(&schema, &parsed, &invalid);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!((issues[0].policy_id.as_str(), issues[0].line), ("bad", Some(line)));
+        // A duplicate id, and a bad @ask after it, in the second half: the
+        // duplicate is reported, as when loading policy by policy.
+        let mut dup = big_file(n, Some((line, "@id(\"p0\") permit(principal, action, resource);")));
+        dup.policies[0].text.push_str("@ask(\"sec\") permit(principal, action, resource);\n");
+        match parse_policies(&dup, true) {
+            Err(LoadError::DuplicatePolicyId { id, .. }) => assert_eq!(id, "p0"),
+            other => panic!("{:?}", other.map(|p| p.set.num_of_policies())),
+        }
+        let broken = big_file(n, Some((line, "permit(principal, action, resource) when { 1 + };")));
+        match parse_policies(&broken, true) {
+            Err(LoadError::PolicySyntax { line: got, .. }) => assert_eq!(got, Some(line)),
+            other => panic!("{:?}", other.map(|p| p.set.num_of_policies())),
+        }
+    }
 }

@@ -81,9 +81,13 @@ pub(crate) fn build<'s>(
             *slot = Some(EntityData { ancestors: ancestors.into(), attrs, tags });
         }
     }
+    // Each policy's JSON form (the costly part, independent of the store) on
+    // several threads for large sets; then compiled in order.
+    let list: Vec<&Policy> = policies.policies().collect();
+    let forms = crate::compile::par_map(&list, crate::compile::PARALLEL_MIN_POLICIES, |p| json_form(p));
     let mut out = HashMap::new();
-    for p in policies.policies() {
-        if let Some(fp) = policy(p, &mut Cx { store: &mut store, names: &mut names }) {
+    for (p, form) in list.into_iter().zip(forms) {
+        if let Some(fp) = form.and_then(|form| policy(p, &form, &mut Cx { store: &mut store, names: &mut names })) {
             out.insert(p.id().clone(), Arc::new(fp));
         }
     }
@@ -141,7 +145,18 @@ struct Cx<'a> {
     names: &'a mut Names,
 }
 
-fn policy(p: &Policy, cx: &mut Cx<'_>) -> Option<FastPolicy> {
+/// Cedar's own tree of a static policy, converted to its JSON form:
+/// `Policy::to_json` would re-parse the policy's source text (most of the load
+/// time at scale).
+fn json_form(p: &Policy) -> Option<serde_json::Value> {
+    if !p.is_static() {
+        return None;
+    }
+    let ast: &cedar_policy_core::ast::Policy = p.as_ref();
+    serde_json::to_value(cedar_policy_core::est::Policy::from(ast.clone())).ok()
+}
+
+fn policy(p: &Policy, json: &serde_json::Value, cx: &mut Cx<'_>) -> Option<FastPolicy> {
     let store = &mut *cx.store;
     if !p.is_static() {
         return None;
@@ -165,10 +180,6 @@ fn policy(p: &Policy, cx: &mut Cx<'_>) -> Option<FastPolicy> {
         ActionConstraint::Eq(e) => ActionScope::Eq(store.intern(&e).id),
         ActionConstraint::In(es) => ActionScope::In(es.iter().map(|e| store.intern(e).id).collect()),
     };
-    // Cedar's own tree, converted to its JSON form: `Policy::to_json` would
-    // re-parse the policy's source text (most of the load time at scale).
-    let ast: &cedar_policy_core::ast::Policy = p.as_ref();
-    let json = serde_json::to_value(cedar_policy_core::est::Policy::from(ast.clone())).ok()?;
     let mut conditions = Vec::new();
     for c in json.get("conditions")?.as_array()? {
         let when = match c.get("kind")?.as_str()? {
