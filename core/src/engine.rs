@@ -913,9 +913,8 @@ fn fast_request(
     for (field, uid, allowed) in
         [("principal", &req.principal, &shape.principal_types), ("resource", &req.resource, &shape.resource_types)]
     {
-        let t = uid.type_name().to_string();
-        if !allowed.contains(&t) {
-            return Fast::Invalid(format!("{field} type `{t}` is not allowed for {action}"));
+        if !allowed.contains(uid.type_name()) {
+            return Fast::Invalid(format!("{field} type `{}` is not allowed for {action}", uid.type_name()));
         }
     }
     let stamp = shape.declares_now.then(|| format_rfc3339_millis(now));
@@ -943,7 +942,7 @@ fn fast_env<'c>(
     let shape = c.shapes.get(action)?;
     let record = shape.context.as_ref()?;
     for (uid, allowed) in [(&req.principal, &shape.principal_types), (&req.resource, &shape.resource_types)] {
-        if !allowed.contains(&uid.type_name().to_string()) {
+        if !allowed.contains(uid.type_name()) {
             return None;
         }
     }

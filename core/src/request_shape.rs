@@ -77,8 +77,11 @@ impl Record {
 /// The request shape of one action.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ActionShape {
-    pub principal_types: HashSet<String>,
-    pub resource_types: HashSet<String>,
+    /// The principal types the action applies to (parsed once here, so that
+    /// checking a request compares type names without formatting them).
+    pub principal_types: HashSet<EntityTypeName>,
+    /// The resource types the action applies to.
+    pub resource_types: HashSet<EntityTypeName>,
     /// The context record, or `None` when the fast path cannot handle this action.
     pub context: Option<Arc<Record>>,
     /// The context declares `now: datetime`, which the engine supplies.
@@ -169,6 +172,11 @@ pub(crate) fn action_shapes(schema_text: &str) -> HashMap<EntityUid, ActionShape
                 context.as_ref().is_some_and(|r| r.attrs.get("now").is_some_and(|(t, _)| *t == Ty::Ext(Ext::Datetime)));
             let uid = EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(name));
             let context = if touches_enum || applies.is_none() { None } else { context };
+            // A name that does not parse names no entity a request can carry.
+            let parsed = |names: HashSet<String>| -> HashSet<EntityTypeName> {
+                names.iter().filter_map(|n| EntityTypeName::from_str(n).ok()).collect()
+            };
+            let (principal_types, resource_types) = (parsed(principal_types), parsed(resource_types));
             out.insert(uid, ActionShape { principal_types, resource_types, context, declares_now });
         }
     }
@@ -398,7 +406,7 @@ mod tests {
         );
         let with_now: HashSet<&str> = s.iter().filter(|(_, v)| v.declares_now).map(|(k, _)| k.as_str()).collect();
         assert_eq!(with_now, HashSet::from([r#"N::Action::"a""#, r#"N::Action::"b""#]));
-        assert!(s[r#"N::Action::"a""#].principal_types.contains("N::U"));
+        assert!(s[r#"N::Action::"a""#].principal_types.contains(&EntityTypeName::from_str("N::U").unwrap()));
     }
 
     #[test]
