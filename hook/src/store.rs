@@ -87,6 +87,29 @@ impl GroupDigest {
     }
 }
 
+/// How long a store operation waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an open failed: busy (worth retrying) or anything else.
+enum OpenError {
+    Busy(String),
+    Other(String),
+}
+
+impl OpenError {
+    fn of(e: rusqlite::Error, message: impl FnOnce(rusqlite::Error) -> String) -> Self {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if busy {
+            OpenError::Busy(message(e))
+        } else {
+            OpenError::Other(message(e))
+        }
+    }
+}
+
 fn schema_digest(json: &str) -> String {
     let mut g = GroupDigest::default();
     g.add(0, "schema", json);
@@ -195,22 +218,41 @@ impl Store {
                 std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
             }
         }
-        let conn = Connection::open(path).map_err(|e| format!("cannot open state store {}: {e}", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(db_err)?;
-        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(db_err)?;
+        // Several hook processes opening a new store at once can meet SQLite
+        // lock states its busy handler does not wait out (the switch to WAL, a
+        // WAL recovery): such an open is retried, for as long as the busy
+        // timeout, instead of denying the tool call.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match Self::open_once(path) {
+                Ok(conn) => return Ok(Self { conn, path: path.to_path_buf() }),
+                Err(OpenError::Busy(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5 + u64::from(std::process::id() % 16)));
+                }
+                Err(OpenError::Busy(e) | OpenError::Other(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Connection, OpenError> {
+        let conn = Connection::open(path)
+            .map_err(|e| OpenError::of(e, |e| format!("cannot open state store {}: {e}", path.display())))?;
+        let db = |e: rusqlite::Error| OpenError::of(e, db_err);
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(db)?;
         // Each hook process is short-lived: a checkpoint (and its fsyncs) on every
         // close would be paid per tool call. SQLite still checkpoints the WAL
         // automatically as it grows (every 1000 pages).
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(db_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
         let has_schema: bool = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'prepared_schema'", [], |r| r.get::<_, i64>(0))
-            .map_err(db_err)?
+            .map_err(db)?
             > 0;
         if !has_schema {
-            conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(db_err)?;
+            conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(db)?;
         }
-        Ok(Self { conn, path: path.to_path_buf() })
+        Ok(conn)
     }
 
     /// The file's path.
