@@ -61,7 +61,7 @@ impl PolicySources {
         );
         let schema = match schemas.len() {
             1 => schemas.remove(0),
-            0 => return Err(folder_error(dir, "no *.cedarschema (or *.cedarschema.json) file")),
+            0 => return Err(folder_error(dir, "no *.cedarschema file (nor a *.cedarschema.json)")),
             n => {
                 return Err(folder_error(
                     dir,
