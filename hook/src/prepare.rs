@@ -96,14 +96,11 @@ fn with_prepared_schema(mut sources: PolicySources, hash: &str, store: &Store) -
 
 fn validate_and_record(sources: PolicySources, hash: &str, store: &mut Store) -> Result<Engine, String> {
     let cached = per_policy(&sources);
-    // The schema's JSON form, types resolved, for later loads (a text schema
-    // only: a JSON schema is kept as it is).
-    let schema_json = match sources.schema.text.trim_start().starts_with('{') {
-        true => None,
-        false => agentauthz::cedar_policy::schema_str_to_json_with_resolved_types(&sources.schema.text)
-            .ok()
-            .map(|(json, _)| json.to_string()),
-    };
+    // The schema's JSON form, types resolved, for later loads (a schema
+    // already in JSON does not convert, and is kept as it is).
+    let schema_json = agentauthz::cedar_policy::schema_str_to_json_with_resolved_types(&sources.schema.text)
+        .ok()
+        .map(|(json, _)| json.to_string());
     let engine = Engine::builder(sources).build().map_err(|e| e.to_string())?;
     store.mark_validated(hash, cached.as_deref(), schema_json.as_deref())?;
     Ok(engine)
