@@ -14,7 +14,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::approvals::{approval_id, ApprovalError, Approvals};
-use crate::audit::{AuditLog, Entry, Recorded};
+use crate::audit::{AuditLog, Entry, Recorded, Verdict};
 use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome, Shadow};
@@ -436,7 +436,8 @@ impl Engine {
                 resource: source.resource.clone(),
                 context: source.context.clone(),
             });
-            log.submit(Entry { request, decision: decision.clone(), now, lost_before: 0 });
+            let verdict = Verdict::of(&decision);
+            log.submit(Entry { request, verdict, now, lost_before: 0 }, &decision.policy_version);
         }
         decision
     }
@@ -514,12 +515,9 @@ impl Engine {
     /// Records the denial of a request that did not parse.
     fn audit_unparsed(&self, recorded: impl FnOnce() -> Recorded, decision: &Decision) {
         if let Some(log) = &self.audit {
-            log.submit(Entry {
-                request: recorded(),
-                decision: decision.clone(),
-                now: self.clock.now(),
-                lost_before: 0,
-            });
+            let entry =
+                Entry { request: recorded(), verdict: Verdict::of(decision), now: self.clock.now(), lost_before: 0 };
+            log.submit(entry, &decision.policy_version);
         }
     }
 

@@ -130,6 +130,47 @@ fn every_decision_is_recorded_chained_and_hashed() {
     assert_eq!(engine.audit().unwrap().stats().write_errors, 0);
 }
 
+/// Each record carries the version of the policy set that decided it, across
+/// reloads (and back), and every reason, however many there are.
+#[test]
+fn records_carry_the_deciding_version_and_every_reason_across_reloads() {
+    let dir = tmp("versions");
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    for entry in std::fs::read_dir(example_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), policies.join(entry.file_name())).unwrap();
+    }
+    let path = dir.join("audit.jsonl");
+    let engine = engine_with(AuditLog::builder().file(&path).open().unwrap());
+    let mut decisions = decide_trace(&engine, 3);
+    let extra = (1..=4)
+        .map(|i| format!("@id(\"extra-{i}\")\npermit(principal, action == Action::\"read_repo\", resource);\n"))
+        .collect::<String>();
+    std::fs::write(policies.join("90-extra.cedar"), extra).unwrap();
+    let v2 = engine.reload(&PolicySources::from_dir(&policies).unwrap()).unwrap();
+    decisions.extend(decide_trace(&engine, 3));
+    std::fs::remove_file(policies.join("90-extra.cedar")).unwrap();
+    engine.reload(&PolicySources::from_dir(&policies).unwrap()).unwrap();
+    decisions.extend(decide_trace(&engine, 3));
+    engine.audit().unwrap().flush().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let records: Vec<AuditRecord> = text.lines().map(|l| AuditRecord::from_line(l).unwrap()).collect();
+    assert_eq!(records.len(), decisions.len());
+    let versions: Vec<&str> = decisions.iter().map(|d| d.policy_version.as_str()).collect();
+    assert!(versions[0] != v2 && versions[3] == v2 && versions[6] == versions[0], "{versions:?}");
+    // The first trace step is an allowed read: with the extra permits it has more than two reasons.
+    assert!(decisions[3].reasons.len() > 2, "{:?}", decisions[3].reason_ids());
+    for (r, d) in records.iter().zip(&decisions) {
+        assert_eq!(r.policy_version.as_deref(), Some(d.policy_version.as_str()));
+        assert_eq!(r.reasons.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), d.reason_ids());
+        assert_eq!(r.outcome, Some(d.outcome));
+    }
+    assert!(verify(&[&path]).unwrap().intact());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn tampered(lines: &[String], edit: impl FnOnce(&mut Vec<String>)) -> agentauthz::audit::VerifyReport {
     let mut lines = lines.to_vec();
     edit(&mut lines);

@@ -14,7 +14,8 @@ use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 
 use super::record::{write_map, write_string, write_value};
-use crate::decision::{Decision, DecisionError, Outcome};
+use super::Verdict;
+use crate::decision::{DecisionError, Outcome};
 
 /// `{"hash":"` — the hash's hex digits start here.
 const HASH_AT: usize = 9;
@@ -27,7 +28,9 @@ const BODY_AT: usize = HASH_AT + 64 + 2;
 pub(crate) struct Fields<'a> {
     pub action: Option<&'a str>,
     pub context: Option<&'a Map<String, Value>>,
-    pub decision: Option<&'a Decision>,
+    pub decision: Option<&'a Verdict>,
+    /// The policy version that decided (written with the decision).
+    pub policy_version: &'a str,
     /// The decision's errors when redaction rewrote their messages.
     pub errors: Option<&'a [DecisionError]>,
     pub boot_id: &'a str,
@@ -110,7 +113,7 @@ pub(crate) fn write_line(out: &mut String, f: &Fields<'_>, seq: u64, prev_hash: 
             Outcome::Ask => "\"ask\"",
         });
         key(out, "policy_version");
-        write_string(&d.policy_version, out);
+        write_string(f.policy_version, out);
     }
     key(out, "prev_hash");
     write_string(prev_hash, out);
@@ -118,10 +121,10 @@ pub(crate) fn write_line(out: &mut String, f: &Fields<'_>, seq: u64, prev_hash: 
         key(out, "principal");
         write_string(p, out);
     }
-    if let Some(reasons) = d.map(|d| &d.reasons).filter(|r| !r.is_empty()) {
+    if let Some(d) = d.filter(|d| d.reasons().next().is_some()) {
         key(out, "reasons");
         out.push('[');
-        for (i, p) in reasons.iter().enumerate() {
+        for (i, p) in d.reasons().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -208,6 +211,7 @@ mod tests {
     use crate::audit::record::expected_hash;
     use crate::audit::{canonical_json, AuditRecord};
     use crate::compile::PolicyInfo;
+    use crate::decision::Decision;
 
     fn policy(id: &str, effect: cedar_policy::Effect, annotations: &[(&str, &str)]) -> Arc<PolicyInfo> {
         let annotations: BTreeMap<String, String> =
@@ -244,7 +248,8 @@ mod tests {
         let fields = Fields {
             action: Some("Action::\"push\""),
             context: Some(&ctx),
-            decision: Some(&decision),
+            decision: Some(&Verdict::of(&decision)),
+            policy_version: &decision.policy_version,
             errors: None,
             boot_id: "00ff",
             gap: None,

@@ -199,25 +199,27 @@ fn write_object<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out:
 
 pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    // Copy runs of characters that need no escape in one go.
+    // Copy runs of characters that need no escape in one go. Every character
+    // that needs one is ASCII, so scanning bytes is exact (the bytes of a
+    // multi-byte UTF-8 character are all >= 0x80 and never match).
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            c if (c as u32) < 0x20 => "",
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
             _ => continue,
         };
         out.push_str(s.get(start..i).unwrap_or_default());
         if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", c as u32);
+            let _ = write!(out, "\\u{:04x}", b);
         } else {
             out.push_str(escape);
         }
-        start = i + c.len_utf8();
+        start = i + 1;
     }
     out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
