@@ -87,6 +87,7 @@ mod record;
 mod verify;
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -97,6 +98,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use serde_json::{Map, Value};
 
 pub use record::{canonical_json, AuditRecord, Gap, RecordedPolicy, GENESIS_HASH, REDACTED};
@@ -105,7 +107,7 @@ pub use verify::{verify, verify_after, BreakKind, ChainBreak, VerifyReport};
 use crate::clock::format_rfc3339_millis;
 use crate::compile::PolicyInfo;
 use crate::decision::{Decision, DecisionError, Outcome, Shadow};
-use crate::request::{check_depth, Request, RequestContext};
+use crate::request::{check_depth, RequestContext};
 
 /// What happens when a decision is made while the audit queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -265,6 +267,7 @@ impl AuditLogBuilder {
                 lost: 0,
                 closed: false,
                 version: String::new(),
+                types: Vec::new(),
             }),
             space: Condvar::new(),
         });
@@ -278,6 +281,7 @@ impl AuditLogBuilder {
             next_seq,
             prev_hash,
             version: String::new(),
+            types: Vec::new(),
             line: String::with_capacity(4096),
         };
         let handle = std::thread::Builder::new()
@@ -313,15 +317,43 @@ impl std::fmt::Debug for AuditLog {
 }
 
 /// What the deciding thread hands to the writer: the request as it came (no
-/// serialization, no action lookup on the deciding thread). Boxed in the
-/// queue, so the size difference between variants costs nothing.
-#[allow(clippy::large_enum_variant)]
+/// serialization on the deciding thread).
 pub(crate) enum Recorded {
     /// A parsed request (its action resolved to a uid when the policy set knew it).
-    Request(Request),
+    Request(RecordedRequest),
     Json(Value),
     Text,
 }
+
+/// A parsed request as the queue holds it. Entity references are kept as the
+/// number of their type in the log's type table (see [`Msg::Type`]) and the
+/// id: no Cedar uid is cloned on the deciding thread (a clone bumps reference
+/// counts inside type names that every decision reads, and the writer's drop
+/// would pull those back to its own core) and the writer formats no uid.
+pub(crate) struct RecordedRequest {
+    principal: RecordedUid,
+    action: Result<RecordedUid, String>,
+    resource: RecordedUid,
+    context: RequestContext,
+}
+
+struct RecordedUid {
+    ty: u32,
+    id: EntityId,
+}
+
+/// The request parts [`AuditLog::submit_request`] records, borrowed.
+pub(crate) struct RequestParts<'a> {
+    pub principal: &'a EntityUid,
+    /// The resolved action, or the name that did not resolve.
+    pub action: Result<&'a EntityUid, &'a str>,
+    pub resource: &'a EntityUid,
+    pub context: &'a RequestContext,
+}
+
+/// Entity types the queue numbers before it starts over (a bound on memory
+/// for requests that name ever new types).
+const MAX_TYPES: usize = 1024;
 
 pub(crate) struct Entry {
     pub request: Recorded,
@@ -391,6 +423,10 @@ enum Msg {
     Record(Entry),
     /// The policy version of the records that follow (sent when it changes).
     Version(String),
+    /// The next entity type in the type table, as text.
+    Type(String),
+    /// The type table starts over.
+    ClearTypes,
     /// Drops since the last queued record (their gap goes before the sync), and the reply.
     Flush(u64, SyncSender<Result<(), String>>),
 }
@@ -415,6 +451,27 @@ struct QueueState {
     closed: bool,
     /// The policy version last queued (see [`Msg::Version`]).
     version: String,
+    /// The entity types numbered so far (see [`Msg::Type`]).
+    types: Vec<EntityTypeName>,
+}
+
+impl QueueState {
+    /// The number of `ty` in the type table, adding it (and telling the writer) if new.
+    fn type_number(&mut self, ty: &EntityTypeName) -> u32 {
+        let n = match self.types.iter().position(|t| t == ty) {
+            Some(n) => n,
+            None => {
+                self.types.push(ty.clone());
+                self.items.push(Msg::Type(ty.to_string()));
+                self.types.len() - 1
+            }
+        };
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    fn recorded_uid(&mut self, uid: &EntityUid) -> RecordedUid {
+        RecordedUid { ty: self.type_number(uid.type_name()), id: uid.id().clone() }
+    }
 }
 
 impl Queue {
@@ -453,9 +510,35 @@ impl AuditLog {
         }
     }
 
-    /// Hands a decision to the writer (called by the engine on every
-    /// decision); `version` is the policy version that decided it.
-    pub(crate) fn submit(&self, mut entry: Entry, version: &str) {
+    /// Hands a decision on a parsed request to the writer (called by the
+    /// engine on every decision); `version` is the policy version that decided it.
+    pub(crate) fn submit_request(&self, parts: &RequestParts<'_>, verdict: Verdict, now: SystemTime, version: &str) {
+        self.enqueue(version, |q| {
+            if q.types.len() > MAX_TYPES - 3 {
+                q.types.clear();
+                q.items.push(Msg::ClearTypes);
+            }
+            let request = RecordedRequest {
+                principal: q.recorded_uid(parts.principal),
+                action: match parts.action {
+                    Ok(uid) => Ok(q.recorded_uid(uid)),
+                    Err(name) => Err(name.to_owned()),
+                },
+                resource: q.recorded_uid(parts.resource),
+                context: parts.context.clone(),
+            };
+            Entry { request: Recorded::Request(request), verdict, now, lost_before: 0 }
+        });
+    }
+
+    /// Hands a decision on a request that did not parse to the writer.
+    pub(crate) fn submit(&self, entry: Entry, version: &str) {
+        self.enqueue(version, |_| entry);
+    }
+
+    /// Queues the entry `make` builds (under the queue's lock), unless the
+    /// queue is full in drop mode or the log is closed.
+    fn enqueue(&self, version: &str, make: impl FnOnce(&mut QueueState) -> Entry) {
         let mut q = self.queue.lock();
         if q.closed {
             return;
@@ -485,11 +568,13 @@ impl AuditLog {
                 }
             }
         }
-        entry.lost_before = std::mem::take(&mut q.lost);
+        let lost = std::mem::take(&mut q.lost);
         if q.version != version {
             version.clone_into(&mut q.version);
             q.items.push(Msg::Version(version.to_owned()));
         }
+        let mut entry = make(&mut q);
+        entry.lost_before = lost;
         q.items.push(Msg::Record(entry));
     }
 
@@ -586,6 +671,8 @@ struct Writer {
     prev_hash: String,
     /// The policy version of the records being written.
     version: String,
+    /// The type table (see [`Msg::Type`]).
+    types: Vec<String>,
     /// The line being written (reused: one allocation for the writer's life).
     line: String,
 }
@@ -621,6 +708,8 @@ impl Writer {
                         self.record(&entry);
                     }
                     Msg::Version(v) => self.version = v,
+                    Msg::Type(t) => self.types.push(t),
+                    Msg::ClearTypes => self.types.clear(),
                     Msg::Flush(lost, reply) => {
                         if lost > 0 {
                             self.gap(lost);
@@ -647,6 +736,24 @@ impl Writer {
         self.emit(&line::Fields { gap: Some(lost), ts: &ts, ..line::Fields::default() });
     }
 
+    /// A recorded uid as Cedar displays it: `Type::"id"`, the id escaped as
+    /// Cedar's `Display` does (Rust's `escape_debug`), with a shortcut for the
+    /// common ids that need no escape.
+    fn uid_text(&self, uid: &RecordedUid) -> String {
+        let ty = usize::try_from(uid.ty).ok().and_then(|n| self.types.get(n)).map_or("?", String::as_str);
+        let id = uid.id.unescaped();
+        let mut out = String::with_capacity(ty.len() + id.len() + 4);
+        out.push_str(ty);
+        out.push_str("::\"");
+        if id.bytes().all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\'' | b'\\')) {
+            out.push_str(id);
+        } else {
+            let _ = write!(out, "{}", id.escape_debug());
+        }
+        out.push('"');
+        out
+    }
+
     /// Builds a decision's record and hands it to the sinks.
     fn record(&mut self, entry: &Entry) {
         let ts = format_rfc3339_millis(entry.now);
@@ -655,9 +762,12 @@ impl Writer {
         let mut context: Option<&Map<String, Value>> = None;
         match &entry.request {
             Recorded::Request(request) => {
-                principal = Some(request.principal.to_string());
-                resource = Some(request.resource.to_string());
-                action = Some(request.action_text());
+                principal = Some(self.uid_text(&request.principal));
+                resource = Some(self.uid_text(&request.resource));
+                action = Some(match &request.action {
+                    Ok(uid) => self.uid_text(uid),
+                    Err(name) => name.clone(),
+                });
                 match &request.context {
                     RequestContext::Json(map) => context = Some(map.as_ref()),
                     RequestContext::Typed(pairs) => owned = Some(typed_context_json(pairs)),

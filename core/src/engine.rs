@@ -14,7 +14,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::approvals::{approval_id, ApprovalError, Approvals};
-use crate::audit::{AuditLog, Entry, Recorded, Verdict};
+use crate::audit::{AuditLog, Entry, Recorded, RequestParts, Verdict};
 use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome, Shadow};
@@ -425,19 +425,21 @@ impl Engine {
             // saw, so that a replay decides the same request. A bare action
             // name is recorded resolved (a lookup, no allocation).
             let source = counted.as_ref().unwrap_or(request);
+            let compiled;
             let action = match &source.action {
-                ActionRef::Name(_) => resolve_action(&self.compiled.load(), &source.action)
-                    .map_or_else(|_| source.action.clone(), |uid| ActionRef::Uid(uid.into_owned())),
-                ActionRef::Uid(uid) => ActionRef::Uid(uid.clone()),
+                ActionRef::Uid(uid) => Ok(std::borrow::Cow::Borrowed(uid)),
+                ActionRef::Name(name) => {
+                    compiled = self.compiled.load();
+                    resolve_action(&compiled, &source.action).map_err(|_| name.as_str())
+                }
             };
-            let request = Recorded::Request(Request {
-                principal: source.principal.clone(),
-                action,
-                resource: source.resource.clone(),
-                context: source.context.clone(),
-            });
-            let verdict = Verdict::of(&decision);
-            log.submit(Entry { request, verdict, now, lost_before: 0 }, &decision.policy_version);
+            let parts = RequestParts {
+                principal: &source.principal,
+                action: action.as_deref().map_err(|name| *name),
+                resource: &source.resource,
+                context: &source.context,
+            };
+            log.submit_request(&parts, Verdict::of(&decision), now, &decision.policy_version);
         }
         decision
     }

@@ -171,6 +171,52 @@ fn records_carry_the_deciding_version_and_every_reason_across_reloads() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Entity references are recorded exactly as Cedar displays them, whatever
+/// the id holds, and however many entity types the requests name (the log
+/// numbers types internally and starts over past a bound).
+#[test]
+fn recorded_references_match_cedar_display_for_any_id_and_any_number_of_types() {
+    let dir = tmp("uids");
+    let path = dir.join("audit.jsonl");
+    let engine = engine_with(AuditLog::builder().file(&path).open().unwrap());
+    let ids = [
+        "plain-id_1.2/x@y",
+        "quote\"inside",
+        "back\\slash",
+        "it's",
+        "tab\there",
+        "ünïcødé",
+        "\u{301}accent",
+        "nul\u{0}x",
+        "",
+    ];
+    let mut expected = Vec::new();
+    let mut decide = |ty: &str, id: &str| {
+        let principal = agentauthz::entity_uid(ty, id).unwrap();
+        let resource = agentauthz::entity_uid("Repository", id).unwrap();
+        let request = Request::new(principal.clone(), "read_repo", resource.clone()).unwrap();
+        engine.authorize(&request);
+        expected.push((principal.to_string(), resource.to_string()));
+    };
+    for id in ids {
+        decide("Agent", id);
+        decide("Ns::Deep::Agent", id);
+    }
+    for n in 0..1100 {
+        decide(&format!("T{n}"), "x");
+    }
+    engine.audit().unwrap().flush().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let records: Vec<AuditRecord> = text.lines().map(|l| AuditRecord::from_line(l).unwrap()).collect();
+    assert_eq!(records.len(), expected.len());
+    for (r, (principal, resource)) in records.iter().zip(&expected) {
+        assert_eq!(r.principal.as_deref(), Some(principal.as_str()));
+        assert_eq!(r.resource.as_deref(), Some(resource.as_str()));
+        assert_eq!(r.action.as_deref(), Some("Action::\"read_repo\""));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn tampered(lines: &[String], edit: impl FnOnce(&mut Vec<String>)) -> agentauthz::audit::VerifyReport {
     let mut lines = lines.to_vec();
     edit(&mut lines);
