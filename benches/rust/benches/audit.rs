@@ -7,10 +7,20 @@
 //!    Each sample times a batch of [`BATCH`] decisions (the same requests, at
 //!    their recorded times) and then, *untimed*, flushes the log, so that the
 //!    writer has caught up before the next batch: what is timed is only what
-//!    the deciding thread does (decide + clone into the queue), never waiting
-//!    for the writer. Variants: no audit, the file sink, file + ring, each
-//!    in the default mode ([`OnFull::Drop`]; the batch is far below the queue
-//!    capacity, so nothing is dropped, which the bench asserts).
+//!    the deciding thread does (decide + hand the record to the queue), never
+//!    waiting for the writer. Variants: no audit, the file sink, file + ring,
+//!    each in the default mode ([`OnFull::Drop`]; the batch is far below the
+//!    queue capacity, so nothing is dropped, which the bench asserts).
+//!
+//!    Every variant pauses [`PAUSE`] (untimed) before each batch. The flush
+//!    blocks the deciding thread for milliseconds, and on this kind of VM a
+//!    batch that starts after any pause of a millisecond or more runs about
+//!    2 µs per decision slower, with or without audit (measured by sleeping
+//!    1 ms between batches with nothing queued at all). Without an equal
+//!    pause in every variant, that start-up cost would be charged to the log.
+//!    Variants also run one after the other, so host drift lands in their
+//!    difference; `src/bin/audit_overhead.rs` measures the same in
+//!    alternating pairs.
 //!
 //! 2. **Sustained throughput in [`OnFull::Block`] mode** (group "audit:
 //!    sustained, Block"): decisions in a continuous loop with a small queue
@@ -33,6 +43,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 /// Decisions per timed batch (then an untimed flush).
 const BATCH: u64 = 256;
+/// The untimed pause before every batch, in every variant.
+const PAUSE: Duration = Duration::from_millis(2);
 
 fn engine(log: Option<AuditLog>) -> Engine {
     let mut b = Engine::builder(PolicySources::from_dir(example_dir()).unwrap());
@@ -61,6 +73,7 @@ fn audit(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
+                    std::thread::sleep(PAUSE);
                     let start = Instant::now();
                     for _ in 0..BATCH {
                         let (r, now) = &requests[i % requests.len()];

@@ -1,12 +1,23 @@
-//! What the audit log adds to a decision, measured in pairs.
+//! What the audit log adds to a decision, measured in pairs and with equal
+//! pauses.
 //!
-//! The criterion bench (`benches/audit.rs`) runs its variants one after the
-//! other, so a drift of the host between them (common on shared VMs: 20–50%
-//! over minutes) lands in the difference. This runner alternates: each round
-//! times one batch of decisions on an engine without audit and one on the same
-//! engine with the file sink, in alternating order, then (untimed) flushes the
-//! log so that the writer has caught up. It prints the median per-decision
-//! time of each and the median of the per-round differences.
+//! Two pitfalls of measuring this on a shared VM, both seen here:
+//!
+//! - **Drift.** Variants measured one after the other (as criterion does) put
+//!   any drift of the host between them (20–50% over minutes here) into the
+//!   difference. This runner alternates: each round times one batch of
+//!   decisions without audit and one with the file sink, in alternating order.
+//! - **Unequal pauses.** To time only the deciding thread, the log is flushed
+//!   (untimed) after each audited batch, so the writer has caught up before
+//!   the next. But the flush blocks the thread for a few milliseconds, and a
+//!   batch that starts after any pause of a millisecond or more is about 2 µs
+//!   per decision slower, audit or not (measured: sleeping 1 ms between
+//!   batches with nothing queued to the log at all costs the same +2 µs). So
+//!   every batch here, of either variant, starts after the same pause: the
+//!   flush (audited only), then [`PAUSE`] of sleep.
+//!
+//! It prints the median per-decision time of each and the median of the
+//! per-round differences.
 //!
 //! Run: `cargo run --release -p agentauthz-benches --bin audit-overhead -- [ROUNDS]`
 
@@ -20,6 +31,8 @@ use agentauthz_benches::{example_dir, example_requests};
 
 /// Decisions per timed batch.
 const BATCH: usize = 256;
+/// The pause before every batch, after the audited variant's flush.
+const PAUSE: Duration = Duration::from_millis(2);
 
 fn engine(log: Option<AuditLog>) -> Engine {
     let mut b = Engine::builder(PolicySources::from_dir(example_dir()).unwrap());
@@ -35,7 +48,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let requests = example_requests();
     let dir = std::env::temp_dir().join(format!("agentauthz-audit-overhead-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -45,6 +58,7 @@ fn main() {
 
     let mut i = 0usize;
     let mut batch = |e: &Engine| -> Duration {
+        std::thread::sleep(PAUSE);
         let start = Instant::now();
         for _ in 0..BATCH {
             let (r, now) = &requests[i % requests.len()];
@@ -64,7 +78,6 @@ fn main() {
     }
     let per = |d: Duration| d.as_secs_f64() * 1e6 / BATCH as f64;
     let (mut a, mut b, mut diff) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut first, mut second) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let (x, y) = if round % 2 == 0 {
             let x = batch(&plain);
@@ -76,25 +89,18 @@ fn main() {
         a.push(per(x));
         b.push(per(y));
         diff.push(per(y) - per(x));
-        if round % 2 == 0 {
-            second.push(per(y) - per(x))
-        } else {
-            first.push(per(y) - per(x))
-        }
     }
     let s = audited.audit().unwrap().stats();
     assert_eq!((s.dropped, s.write_errors), (0, 0), "records were dropped or failed");
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (mean_a, mean_b, mean_diff) = (mean(&a), mean(&b), mean(&diff));
     println!(
-        "{rounds} rounds of {BATCH} decisions: no audit {:.2} µs, file sink {:.2} µs, added {:+.2} µs (median of paired differences)",
+        "{rounds} rounds of {BATCH} decisions, each after a {} ms pause: no audit {:.2} µs, file sink {:.2} µs, \
+         added {:+.2} µs (median of paired differences; mean {mean_diff:+.2} µs, means {mean_a:.2} / {mean_b:.2} µs)",
+        PAUSE.as_millis(),
         median(&mut a),
         median(&mut b),
-        median(&mut diff)
-    );
-    let mean = diff.iter().sum::<f64>() / diff.len() as f64;
-    println!(
-        "  mean of differences {mean:+.2} µs; median with the audited batch first {:+.2} µs, second {:+.2} µs",
-        median(&mut first),
-        median(&mut second)
+        median(&mut diff),
     );
     drop(audited);
     let _ = std::fs::remove_dir_all(&dir);
