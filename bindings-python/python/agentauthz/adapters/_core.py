@@ -120,7 +120,7 @@ class Verdict:
     (and its audit log) records the approved call too.
     """
 
-    __slots__ = ("call", "request", "decision", "outcome", "approved", "message", "error", "approval")
+    __slots__ = ("call", "_request", "decision", "outcome", "approved", "message", "error", "approval")
 
     def __init__(
         self,
@@ -132,13 +132,24 @@ class Verdict:
     ) -> None:
         """Record a decision (the guard builds these)."""
         self.call = call
-        self.request = request
+        self._request: t.Any = request
         self.decision = decision
         self.outcome = outcome
         self.approved: t.Optional[bool] = None
         self.message: t.Optional[str] = None
         self.error = error
         self.approval: t.Any = None
+
+    @property
+    def request(self) -> t.Optional[t.Dict[str, t.Any]]:
+        """The request as a dict: principal, action, resource, context (``None``
+        when it could not be built). Built on first use: the guard keeps the
+        four parts, so a call whose verdict nobody inspects pays for no dict."""
+        req = self._request
+        if type(req) is tuple:
+            principal, action, resource, context = req
+            req = self._request = {"principal": principal, "action": action, "resource": resource, "context": context}
+        return t.cast(t.Optional[t.Dict[str, t.Any]], req)
 
     @property
     def proceed(self) -> bool:
@@ -262,7 +273,28 @@ class ToolGuard:
     def decide(self, call: ToolCall) -> Verdict:
         """Map and authorize a call (no approval asked, nothing recorded)."""
         try:
-            principal, action, resource, context = self._parts(call)
+            # `_parts`, inline: this runs before every tool call.
+            rule = self._rules.get(call.tool, self.default)
+            principal = rule.principal
+            if principal is None:
+                principal = call.agent if call.agent is not None else self.principal
+            elif callable(principal):
+                principal = principal(call)
+            action = rule.action
+            if action is None:
+                action = call.tool
+            elif callable(action):
+                action = action(call)
+            resource = rule.resource
+            if resource is None:
+                resource = ("Tool", call.tool)
+            elif callable(resource):
+                resource = resource(call)
+            context = rule.context
+            if context is None:
+                context = dict(call.arguments)
+            elif callable(context):
+                context = context(call)
             if principal is None:
                 raise ValueError("no principal: the call names no agent and the guard has no principal")
             decision = self.engine.authorize(principal, action, resource, context)
@@ -270,9 +302,9 @@ class ToolGuard:
             verdict = Verdict(call, None, None, "deny", error=f"{type(e).__name__}: {e}")
             verdict.message = self.refusal(verdict)
             return verdict
-        request = {"principal": principal, "action": action, "resource": resource, "context": context}
-        verdict = Verdict(call, request, decision, decision.outcome)
-        if verdict.outcome == "deny":
+        outcome = decision.outcome
+        verdict = Verdict(call, (principal, action, resource, context), decision, outcome)  # type: ignore[arg-type]
+        if outcome == "deny":
             verdict.message = self.refusal(verdict)
         return verdict
 

@@ -61,20 +61,37 @@ class GuardedTool(BaseTool):
 
     def _tool_call(self, tool_input: t.Any, config: t.Optional[RunnableConfig]) -> ToolCall:
         """The :class:`ToolCall` of an invocation's input (a tool call, a dict or a string)."""
-        if _is_tool_call(tool_input):
+        # Inline on purpose: this runs before every tool call.
+        if type(tool_input) is dict and tool_input.get("type") == "tool_call" and "args" in tool_input:
             args = tool_input["args"]
         elif isinstance(tool_input, str):
             names = list(self.inner.args)
             args = {names[0] if len(names) == 1 else "input": tool_input}
+        elif _is_tool_call(tool_input):
+            args = tool_input["args"]
         else:
             args = tool_input
-        return ToolCall(
-            self.name,
-            args if type(args) is dict or isinstance(args, Mapping) else {"input": args},
-            agent=self._part(self.agent, config, AGENT_KEY),
-            session=self._part(self.session, config, SESSION_KEY),
-            native=config,
-        )
+        if type(args) is not dict and not isinstance(args, Mapping):
+            args = {"input": args}
+        agent = self.agent
+        session = self.session
+        if agent is None or session is None:
+            configurable = config.get("configurable") if config else None
+            if configurable:
+                if agent is None:
+                    agent = configurable.get(AGENT_KEY)
+                elif callable(agent):
+                    agent = agent(config)
+                if session is None:
+                    session = configurable.get(SESSION_KEY)
+                elif callable(session):
+                    session = session(config)
+                return ToolCall(self.name, args, agent, session, config)
+        if agent is not None and callable(agent):
+            agent = agent(config)
+        if session is not None and callable(session):
+            session = session(config)
+        return ToolCall(self.name, args, agent, session, config)
 
     def _refused(self, tool_input: t.Any, verdict: Verdict) -> t.Any:
         message = t.cast(str, verdict.message)
