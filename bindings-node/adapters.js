@@ -187,6 +187,11 @@ class ToolGuard {
   async check(call) {
     const verdict = this.decide(call)
     if (verdict.outcome !== 'ask') return this._record(verdict)
+    return this._ask(verdict)
+  }
+
+  /** The `ask` part of `check`: the approver (awaited), then the record. */
+  async _ask(verdict) {
     if (!this.approver) return this._record(this._settle(verdict, undefined))
     let answer
     try {
@@ -286,7 +291,11 @@ function guardMcpServer(server, guard, options = {}) {
   const refusal = (text) => ({ content: [{ type: 'text', text }], isError: true })
 
   const wrapCall = (handler) => {
-    const guarded = async (request, extra) => {
+    // Not an async function: an allowed call goes straight to the handler, with
+    // no promise of its own and no await unless an approver must be asked (the
+    // SDK runs handlers inside a promise chain, so a thrown error still
+    // rejects the request).
+    const guarded = (request, extra) => {
       const params = request && request.params
       const name = params && params.name
       const args = params && params.arguments !== undefined && params.arguments !== null ? params.arguments : {}
@@ -294,7 +303,11 @@ function guardMcpServer(server, guard, options = {}) {
       if (typeof name !== 'string' || typeof args !== 'object' || Array.isArray(args)) {
         verdict = guard.refuse(callOf(typeof name === 'string' ? name : '', {}, extra), 'malformed tools/call parameters')
       } else {
-        verdict = await guard.check(callOf(name, args, extra))
+        verdict = guard.decide(callOf(name, args, extra))
+        if (verdict.outcome === 'ask') {
+          return guard._ask(verdict).then((v) => (v.proceed ? handler(request, extra) : refusal(v.message)))
+        }
+        guard._record(verdict)
       }
       if (!verdict.proceed) return refusal(verdict.message)
       return handler(request, extra)
