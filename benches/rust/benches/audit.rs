@@ -18,9 +18,11 @@
 //!    2 µs per decision slower, with or without audit (measured by sleeping
 //!    1 ms between batches with nothing queued at all). Without an equal
 //!    pause in every variant, that start-up cost would be charged to the log.
-//!    Variants also run one after the other, so host drift lands in their
-//!    difference; `src/bin/audit_overhead.rs` measures the same in
-//!    alternating pairs.
+//!    Each iteration runs one batch of every variant, in rotating order, and
+//!    times only its own variant's, so that every variant's timed batches
+//!    run amid the same work. Criterion still measures the variants one after
+//!    the other, so host drift lands in their difference;
+//!    `src/bin/audit_overhead.rs` measures the same in alternating pairs.
 //!
 //! 2. **Sustained throughput in [`OnFull::Block`] mode** (group "audit:
 //!    sustained, Block"): decisions in a continuous loop with a small queue
@@ -67,28 +69,44 @@ fn audit(c: &mut Criterion) {
     ];
     let mut g = c.benchmark_group("audit: decision latency (batches of 256, writer caught up between)");
     g.throughput(Throughput::Elements(BATCH));
-    for (name, engine) in &variants {
-        let mut i = 0usize;
+    // One batch: the pause, the timed decisions, then (untimed) the flush.
+    let mut i = 0usize;
+    let mut run = |engine: &Engine| -> Duration {
+        std::thread::sleep(PAUSE);
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            let (r, now) = &requests[i % requests.len()];
+            i += 1;
+            std::hint::black_box(engine.authorize_at(r, *now));
+        }
+        let timed = start.elapsed();
+        if let Some(log) = engine.audit() {
+            log.flush().unwrap();
+        }
+        timed
+    };
+    for (k, (name, _)) in variants.iter().enumerate() {
         g.bench_function(*name, |b| {
             b.iter_custom(|iters| {
+                // Every iteration runs one batch of every variant, in rotating
+                // order, and times only this variant's: each variant's timed
+                // batches run amid the same work as the others'.
                 let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    std::thread::sleep(PAUSE);
-                    let start = Instant::now();
-                    for _ in 0..BATCH {
-                        let (r, now) = &requests[i % requests.len()];
-                        i += 1;
-                        std::hint::black_box(engine.authorize_at(r, *now));
-                    }
-                    timed += start.elapsed();
-                    if let Some(log) = engine.audit() {
-                        log.flush().unwrap();
+                for it in 0..iters as usize {
+                    for off in 0..variants.len() {
+                        let j = (it + off) % variants.len();
+                        let t = run(&variants[j].1);
+                        if j == k {
+                            timed += t;
+                        }
                     }
                 }
                 // Per batch: criterion divides by iters; the throughput line gives per decision.
                 timed
             })
         });
+    }
+    for (name, engine) in &variants {
         if let Some(log) = engine.audit() {
             let s = log.stats();
             eprintln!("{name}: {} records, {} dropped, {} write errors", s.records, s.dropped, s.write_errors);
