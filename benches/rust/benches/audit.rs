@@ -12,7 +12,7 @@
 //!    each in the default mode ([`OnFull::Drop`]; the batch is far below the
 //!    queue capacity, so nothing is dropped, which the bench asserts).
 //!
-//!    Every variant pauses [`PAUSE`] (untimed) before each batch. The flush
+//!    Every variant pauses [`PAUSE`](agentauthz_benches::audit::PAUSE) (untimed) before each batch. The flush
 //!    blocks the deciding thread for milliseconds, and on this kind of VM a
 //!    batch that starts after any pause of a millisecond or more runs about
 //!    2 µs per decision slower, with or without audit (measured by sleeping
@@ -36,25 +36,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentauthz::audit::{AuditLog, OnFull};
-use agentauthz::{Engine, PolicySources};
-use agentauthz_benches::{example_dir, example_requests};
+use agentauthz::Engine;
+use agentauthz_benches::audit::{batch, engine};
+use agentauthz_benches::example_requests;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// Decisions per timed batch (then an untimed flush).
-const BATCH: u64 = 256;
-/// The untimed pause before every batch, in every variant.
-const PAUSE: Duration = Duration::from_millis(2);
-
-fn engine(log: Option<AuditLog>) -> Engine {
-    let mut b = Engine::builder(PolicySources::from_dir(example_dir()).unwrap());
-    if let Some(log) = log {
-        b = b.audit(log);
-    }
-    b.build().unwrap()
-}
+const BATCH: u64 = agentauthz_benches::audit::BATCH as u64;
 
 fn audit(c: &mut Criterion) {
     let requests = example_requests();
@@ -69,22 +60,8 @@ fn audit(c: &mut Criterion) {
     ];
     let mut g = c.benchmark_group("audit: decision latency (batches of 256, writer caught up between)");
     g.throughput(Throughput::Elements(BATCH));
-    // One batch: the pause, the timed decisions, then (untimed) the flush.
     let mut i = 0usize;
-    let mut run = |engine: &Engine| -> Duration {
-        std::thread::sleep(PAUSE);
-        let start = Instant::now();
-        for _ in 0..BATCH {
-            let (r, now) = &requests[i % requests.len()];
-            i += 1;
-            std::hint::black_box(engine.authorize_at(r, *now));
-        }
-        let timed = start.elapsed();
-        if let Some(log) = engine.audit() {
-            log.flush().unwrap();
-        }
-        timed
-    };
+    let mut run = |engine: &Engine| batch(engine, &requests, &mut i);
     for (k, (name, _)) in variants.iter().enumerate() {
         g.bench_function(*name, |b| {
             b.iter_custom(|iters| {

@@ -49,3 +49,53 @@ pub fn add_sample_controls(engine: &agentauthz::Engine) {
         }
     }
 }
+
+/// What the audit benches share: an engine on the example policies (with or
+/// without a log) and one timed batch of decisions.
+pub mod audit {
+    use std::time::{Duration, Instant, SystemTime};
+
+    use agentauthz::audit::AuditLog;
+    use agentauthz::{Engine, PolicySources, Request};
+
+    /// Decisions per timed batch.
+    pub const BATCH: usize = 256;
+    /// The untimed pause before every batch, in every variant (see the audit bench).
+    pub const PAUSE: Duration = Duration::from_millis(2);
+
+    /// An engine on the example policies, recording to `log` if given.
+    ///
+    /// # Panics
+    /// If the example policies do not load (a bench setup error).
+    #[allow(clippy::expect_used)]
+    pub fn engine(log: Option<AuditLog>) -> Engine {
+        let sources = PolicySources::from_dir(super::example_dir()).expect("example policies");
+        let mut b = Engine::builder(sources);
+        if let Some(log) = log {
+            b = b.audit(log);
+        }
+        b.build().expect("example engine")
+    }
+
+    /// One batch: the [`PAUSE`], [`BATCH`] timed decisions (the requests in
+    /// turn from `*next`), then, untimed, a flush of the engine's log so that
+    /// the writer has caught up. Returns the timed part.
+    ///
+    /// # Panics
+    /// If the flush fails (a bench setup error).
+    #[allow(clippy::expect_used, clippy::indexing_slicing)]
+    pub fn batch(engine: &Engine, requests: &[(Request, SystemTime)], next: &mut usize) -> Duration {
+        std::thread::sleep(PAUSE);
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            let (r, now) = &requests[*next % requests.len()];
+            *next += 1;
+            std::hint::black_box(engine.authorize_at(r, *now));
+        }
+        let timed = start.elapsed();
+        if let Some(log) = engine.audit() {
+            log.flush().expect("audit flush");
+        }
+        timed
+    }
+}

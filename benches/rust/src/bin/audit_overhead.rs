@@ -23,24 +23,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::print_stdout, missing_docs)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentauthz::audit::AuditLog;
-use agentauthz::{Engine, PolicySources};
-use agentauthz_benches::{example_dir, example_requests};
-
-/// Decisions per timed batch.
-const BATCH: usize = 256;
-/// The pause before every batch, after the audited variant's flush.
-const PAUSE: Duration = Duration::from_millis(2);
-
-fn engine(log: Option<AuditLog>) -> Engine {
-    let mut b = Engine::builder(PolicySources::from_dir(example_dir()).unwrap());
-    if let Some(log) = log {
-        b = b.audit(log);
-    }
-    b.build().unwrap()
-}
+use agentauthz::Engine;
+use agentauthz_benches::audit::{batch, engine, BATCH, PAUSE};
+use agentauthz_benches::example_requests;
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -57,20 +45,7 @@ fn main() {
     let audited = engine(Some(log));
 
     let mut i = 0usize;
-    let mut batch = |e: &Engine| -> Duration {
-        std::thread::sleep(PAUSE);
-        let start = Instant::now();
-        for _ in 0..BATCH {
-            let (r, now) = &requests[i % requests.len()];
-            i += 1;
-            std::hint::black_box(e.authorize_at(r, *now));
-        }
-        let t = start.elapsed();
-        if let Some(log) = e.audit() {
-            log.flush().unwrap();
-        }
-        t
-    };
+    let mut batch = |e: &Engine| -> Duration { batch(e, &requests, &mut i) };
     // Warm-up.
     for _ in 0..50 {
         batch(&plain);
