@@ -273,28 +273,7 @@ class ToolGuard:
     def decide(self, call: ToolCall) -> Verdict:
         """Map and authorize a call (no approval asked, nothing recorded)."""
         try:
-            # `_parts`, inline: this runs before every tool call.
-            rule = self._rules.get(call.tool, self.default)
-            principal = rule.principal
-            if principal is None:
-                principal = call.agent if call.agent is not None else self.principal
-            elif callable(principal):
-                principal = principal(call)
-            action = rule.action
-            if action is None:
-                action = call.tool
-            elif callable(action):
-                action = action(call)
-            resource = rule.resource
-            if resource is None:
-                resource = ("Tool", call.tool)
-            elif callable(resource):
-                resource = resource(call)
-            context = rule.context
-            if context is None:
-                context = dict(call.arguments)
-            elif callable(context):
-                context = context(call)
+            principal, action, resource, context = self._parts(call)
             if principal is None:
                 raise ValueError("no principal: the call names no agent and the guard has no principal")
             decision = self.engine.authorize(principal, action, resource, context)
