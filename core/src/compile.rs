@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cedar_policy::{
     Effect, Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, ValidationWarning, Validator,
@@ -63,6 +63,25 @@ pub(crate) struct Compiled {
     pub has_shadow: bool,
     /// Policies and entities in the compiled evaluator's form.
     pub fast: crate::fast::FastSet,
+}
+
+/// Called as each phase of a load ends (see [`set_load_phase_hook`]).
+static LOAD_PHASE_HOOK: OnceLock<fn(&'static str)> = OnceLock::new();
+
+/// Has `hook` called, on the loading thread, as each phase of every later load
+/// ends: `"parsed and validated"` (schema, policies and entities),
+/// `"compiled evaluator"`, `"scope index"`. For memory benchmarks: a counting allocator
+/// read at each phase tells what the phase keeps. Set once per process;
+/// returns false (and changes nothing) if a hook was already set.
+#[doc(hidden)]
+pub fn set_load_phase_hook(hook: fn(&'static str)) -> bool {
+    LOAD_PHASE_HOOK.set(hook).is_ok()
+}
+
+fn phase(name: &'static str) {
+    if let Some(hook) = LOAD_PHASE_HOOK.get() {
+        hook(name);
+    }
 }
 
 /// Whether load refuses policies that do not pass strict validation.
@@ -196,6 +215,29 @@ fn on_load_stack<T: Send>(f: impl FnOnce() -> Result<T, LoadError> + Send) -> Re
     })
 }
 
+/// `a` on a large-stack thread alongside `b` on this one; both results. If
+/// the thread cannot be started, or `a` fails unexpectedly there, `a` runs
+/// here after `b`.
+fn alongside<A: Send, B>(
+    a: impl Fn() -> Result<A, LoadError> + Sync,
+    b: impl FnOnce() -> B,
+) -> (Result<A, LoadError>, B) {
+    let a = &a;
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("agentauthz-load".into())
+            .stack_size(LOAD_STACK_BYTES)
+            .spawn_scoped(scope, a)
+            .ok();
+        let second = b();
+        let first = match handle.map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            _ => a(),
+        };
+        (first, second)
+    })
+}
+
 /// Refuses text nested deeper than [`MAX_NESTING`], outside string literals
 /// and `//` comments. `angle` also counts `<`/`>` (schema generics).
 fn check_nesting(name: &str, text: &str, angle: bool) -> Result<(), LoadError> {
@@ -249,27 +291,46 @@ pub(crate) fn compile(sources: &PolicySources, on_invalid: OnInvalid) -> Result<
 }
 
 fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Compiled, LoadError> {
-    let schema = parse_schema(sources)?;
-    let parsed = parse_policies(sources, on_invalid == OnInvalid::Refuse)?;
+    // The schema, then the entities (checked against it), on one thread and
+    // the policies on this one: they are independent, and for a small folder
+    // each takes milliseconds, which a hook process pays on every tool call.
+    // Errors are reported in the order of a sequential load: schema, policies,
+    // validation, entities.
+    let (schema_side, parsed) = alongside(
+        || {
+            let schema = parse_schema(sources)?;
+            let entities = parse_entities(sources, &schema);
+            Ok((schema, entities, action_shapes(&sources.schema.text)))
+        },
+        || parse_policies(sources, on_invalid == OnInvalid::Refuse),
+    );
+    let (schema, entities, shapes) = schema_side?;
+    let parsed = parsed?;
     if on_invalid == OnInvalid::Refuse {
         let issues = validate(&schema, &parsed, sources);
         if !issues.is_empty() {
             return Err(LoadError::Validation { issues });
         }
     }
+    let entities = entities?;
     let Parsed { set: policies, meta, .. } = parsed;
-    let entities = parse_entities(sources, &schema)?;
-    let shapes = action_shapes(&sources.schema.text);
-    let fast = crate::fast::build(&entities, &policies, shapes.values());
-    let index = ScopeIndex::build(&schema, &entities, &policies, &fast.policies)
+    phase("parsed and validated");
+    let policy_count = policies.len();
+    let mut fast = crate::fast::build(&entities, &policies, shapes.values());
+    // Only the index needs them by id (it keeps them by position).
+    let compiled_policies = std::mem::take(&mut fast.policies);
+    phase("compiled evaluator");
+    let index = ScopeIndex::build(&schema, &entities, policies, &compiled_policies)
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
+    phase("scope index");
+    drop(compiled_policies);
     let action_shorthand = action_shorthand(&schema);
     let has_shadow = meta.values().any(|m| m.shadow);
     Ok(Compiled {
         has_shadow,
         shapes,
         version: version_hash(sources).into(),
-        policy_count: policies.num_of_policies(),
+        policy_count,
         schema,
         entities,
         meta,
@@ -323,8 +384,9 @@ fn parse_entities(sources: &PolicySources, schema: &Schema) -> Result<Entities, 
 
 /// Parsed policy files.
 pub(crate) struct Parsed {
-    /// Every policy, renamed to its engine id.
-    set: PolicySet,
+    /// Every policy, renamed to its engine id, in load order (ids are unique:
+    /// `meta` refuses a duplicate).
+    set: Vec<Policy>,
     /// What the engine knows of each.
     meta: HashMap<PolicyId, Arc<PolicyInfo>>,
     /// For policies parsed from a piece of a large file (see [`parse_file`]),
@@ -372,7 +434,7 @@ fn parse_file(file: &NamedText) -> Result<Vec<(usize, PolicySet)>, LoadError> {
 /// Parses every policy file; `keep_parts` keeps the policies as parsed, for
 /// [`validate`].
 fn parse_policies(sources: &PolicySources, keep_parts: bool) -> Result<Parsed, LoadError> {
-    let mut set = PolicySet::new();
+    let mut set: Vec<Policy> = Vec::new();
     let mut meta: HashMap<PolicyId, Arc<PolicyInfo>> = HashMap::new();
     let mut bases: HashMap<PolicyId, usize> = HashMap::new();
     let mut parts = Vec::new();
@@ -411,8 +473,7 @@ fn parse_policies(sources: &PolicySources, keep_parts: bool) -> Result<Parsed, L
                     });
                 }
                 let (renamed, info) = result?;
-                set.add(renamed)
-                    .map_err(|e| LoadError::Unsupported { file: file.name.clone(), message: e.to_string() })?;
+                set.push(renamed);
                 if base > 0 {
                     bases.insert(pid.clone(), base);
                 }
@@ -529,7 +590,7 @@ fn validate(schema: &Schema, parsed: &Parsed, sources: &PolicySources) -> Vec<Po
     // Strict validation checks each static policy on its own against the
     // schema: a large load is validated part by part on several threads.
     let threads = load_threads();
-    let mut issues: Vec<PolicyIssue> = if parsed.set.num_of_policies() >= PARALLEL_MIN_POLICIES
+    let mut issues: Vec<PolicyIssue> = if parsed.set.len() >= PARALLEL_MIN_POLICIES
         && threads > 1
         && parsed.parts.len() > 1
     {
@@ -656,7 +717,7 @@ mod tests {
         let whole = PolicySet::from_str(&sources.policies[0].text).unwrap();
         let mut want: Vec<&Policy> = whole.policies().collect();
         want.sort_by_key(|p| cedar_position(p.id()));
-        let got: Vec<&Policy> = set.policies().collect();
+        let got: Vec<&Policy> = set.iter().collect();
         assert_eq!(got.len(), n);
         for (g, w) in got.iter().zip(&want) {
             assert_eq!(g.to_string(), w.to_string());
@@ -676,12 +737,12 @@ mod tests {
         dup.policies[0].text.push_str("@ask(\"sec\") permit(principal, action, resource);\n");
         match parse_policies(&dup, true) {
             Err(LoadError::DuplicatePolicyId { id, .. }) => assert_eq!(id, "p0"),
-            other => panic!("{:?}", other.map(|p| p.set.num_of_policies())),
+            other => panic!("{:?}", other.map(|p| p.set.len())),
         }
         let broken = big_file(n, Some((line, "permit(principal, action, resource) when { 1 + };")));
         match parse_policies(&broken, true) {
             Err(LoadError::PolicySyntax { line: got, .. }) => assert_eq!(got, Some(line)),
-            other => panic!("{:?}", other.map(|p| p.set.num_of_policies())),
+            other => panic!("{:?}", other.map(|p| p.set.len())),
         }
     }
 }

@@ -24,6 +24,8 @@ pub mod controls;
 pub use approvals::ApprovalError;
 pub use cedar_policy;
 pub use clock::{format_rfc3339_millis, parse_rfc3339, Clock, FixedClock, SystemClock};
+#[doc(hidden)]
+pub use compile::set_load_phase_hook;
 pub use compile::{PolicyInfo, MAX_NESTING};
 pub use decision::{Decision, DecisionError, Outcome, Shadow};
 pub use engine::{validate, Enforcement, Engine, EngineBuilder, ErrorMode, EvaluatorStats};

@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PolicyId, PolicySet,
-    PrincipalConstraint, ResourceConstraint,
+    ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PolicyId, PrincipalConstraint,
+    ResourceConstraint,
 };
 use serde_json::Value as Json;
 
@@ -23,7 +23,9 @@ use crate::request_shape::{Ext, Record, Ty};
 #[derive(Debug, Default)]
 pub(crate) struct FastSet {
     pub store: Store,
-    /// Supported policies by id; policies absent here are Cedar-only.
+    /// Supported policies by id; policies absent here are Cedar-only. The
+    /// load hands them to the scope index (which keeps them by position) and
+    /// leaves this empty.
     pub policies: HashMap<PolicyId, Arc<FastPolicy>>,
 }
 
@@ -44,7 +46,7 @@ fn adopt_names(ty: &Ty, names: &mut Names, depth: usize) {
 /// the allocations of the request shapes' names (see `fast::lookup_name`).
 pub(crate) fn build<'s>(
     entities: &Entities,
-    policies: &PolicySet,
+    policies: &[Policy],
     shapes: impl IntoIterator<Item = &'s ActionShape>,
 ) -> FastSet {
     let mut names = Names::default();
@@ -83,7 +85,7 @@ pub(crate) fn build<'s>(
     }
     // Each policy's JSON form (the costly part, independent of the store) on
     // several threads for large sets; then compiled in order.
-    let list: Vec<&Policy> = policies.policies().collect();
+    let list: Vec<&Policy> = policies.iter().collect();
     let forms = crate::compile::par_map(&list, crate::compile::PARALLEL_MIN_POLICIES, |p| json_form(p));
     let mut out = HashMap::new();
     for (p, form) in list.into_iter().zip(forms) {
