@@ -18,12 +18,12 @@
 //! as deny): any difference exits non-zero.
 
 // The counting allocator below is the only unsafe code: it forwards to the
-// system allocator unchanged and adds up live bytes when asked to.
+// allocator underneath (mimalloc) unchanged and adds up live bytes when asked to.
 #![allow(unsafe_code)]
 // Indexing is into vectors by indices taken modulo their (non-zero) lengths.
 #![allow(clippy::indexing_slicing)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
@@ -33,6 +33,12 @@ use agentauthz::{Engine, Outcome, Request};
 use agentauthz_benches::workload::{read_dir, tool_call, Expected, PlainCedar, Workload};
 use serde_json::{json, Value};
 
+/// The allocator under the counter: mimalloc, as the `agentauthz` CLI and
+/// the Python and Node bindings ship (Cedar's parser and validator allocate
+/// heavily; with glibc malloc a 100,000-policy load spent about a fifth of its
+/// time in the allocator). Every Rust runner here, plain Cedar included, uses it.
+static INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Counts live heap bytes while `COUNTING` is on (only in `--memory` runs, so
 /// that timed runs share no counter between threads).
 struct Counting;
@@ -40,7 +46,7 @@ struct Counting;
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
-// SAFETY: every call is forwarded unchanged to `System`; the counter has no
+// SAFETY: every call is forwarded unchanged to mimalloc; the counter has no
 // effect on the memory handed out.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -48,28 +54,28 @@ unsafe impl GlobalAlloc for Counting {
             LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         }
         // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
+        unsafe { INNER.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if COUNTING.load(Ordering::Relaxed) {
             LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         }
         // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { INNER.dealloc(ptr, layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {
             LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         }
         // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { INNER.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {
             LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
         }
         // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { INNER.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -217,13 +223,7 @@ fn measure(dir: &Path, n: usize, s: &Settings) -> Result<Value, String> {
     }
 
     // Load time: the engine built from the texts (parse, validate, index).
-    let loads = if n <= 1_000 {
-        5
-    } else if n <= 10_000 {
-        3
-    } else {
-        1
-    };
+    let loads = if n <= 1_000 { 5 } else { 3 };
     let mut load_ns = Vec::new();
     let mut engine = None;
     for _ in 0..loads {
@@ -338,7 +338,9 @@ fn memory_probe(dir: &Path, kind: &str) -> ExitCode {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
+    agentauthz::set_load_phase_hook(record_phase);
     let (rss0, live0) = (rss_bytes(), start_counting());
+    BASE.store(live0, Ordering::SeqCst);
     let kept: Result<Box<dyn std::any::Any>, String> = match kind {
         "engine" => Engine::from_strings(&w.schema, &w.policies, Some(&w.entities))
             .map(|e| Box::new(e) as Box<dyn std::any::Any>)
@@ -351,11 +353,27 @@ fn memory_probe(dir: &Path, kind: &str) -> ExitCode {
     COUNTING.store(false, Ordering::Relaxed);
     match kept {
         Ok(k) => {
-            println!("{}", json!({"heap": live1 - live0, "rss": rss1 as i64 - rss0 as i64}));
+            let phases: serde_json::Map<String, Value> = PHASES
+                .lock()
+                .map(|p| p.iter().map(|(name, live)| (name.to_string(), json!(live))).collect())
+                .unwrap_or_default();
+            println!("{}", json!({"heap": live1 - live0, "rss": rss1 as i64 - rss0 as i64, "phases": phases}));
             drop(std::hint::black_box(k));
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),
+    }
+}
+
+/// Live heap bytes (since counting began) as each load phase ended.
+static PHASES: std::sync::Mutex<Vec<(&'static str, isize)>> = std::sync::Mutex::new(Vec::new());
+static BASE: AtomicIsize = AtomicIsize::new(0);
+
+fn record_phase(name: &'static str) {
+    let live = LIVE.load(Ordering::SeqCst) - BASE.load(Ordering::SeqCst);
+    // Counting stays on: the Vec's own growth is a few bytes, once per phase.
+    if let Ok(mut p) = PHASES.lock() {
+        p.push((name, live));
     }
 }
 
