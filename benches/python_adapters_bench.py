@@ -8,7 +8,9 @@ Not a test. Run from the repository root:
 The engine is policies-examples/mcp-tools; the call is read_file {"path":
 "README.md"} (allowed). Each row is the median over rounds of the mean time per
 call in a batch (time.perf_counter_ns), rows interleaved round by round so
-machine noise hits them alike.
+machine noise hits them alike. An adapter's overhead is the median, over
+rounds, of its batch minus its baseline's batch in the same round (paired, so
+drift between rounds cancels), with the quartiles of those differences.
 
 What an adapter adds is measured against a *bare authorize in the same place*:
 a minimal hand-written integration of the same framework that calls
@@ -231,9 +233,8 @@ def main() -> None:
             samples[name].append(timed(fn))
     gc.enable()
     med = {name: statistics.median(v) for name, v in samples.items()}
-    bare = med["bare authorize"]
     print(f"Python {sys.version.split()[0]}, agentauthz {agentauthz.__version__}; {opts.rounds} rounds x {opts.batch} calls; median us/call")
-    print(f"{'row':<50} {'median':>8} {'overhead':>9}")
+    print(f"{'row':<52} {'median':>8} {'overhead':>9} {'IQR':>15}")
     baseline = {
         "LangChain GuardedTool.invoke (trivial tool)": "LangChain bare authorize + trivial tool.invoke",
         "LangChain GuardedTool.invoke (trivial, default rule)": "LangChain bare authorize + trivial tool.invoke",
@@ -244,17 +245,19 @@ def main() -> None:
         "MCP middleware tools/call": "MCP minimal middleware (bare authorize)",
     }
     for name, m in med.items():
-        if name in baseline:
-            over = f"{m - med[baseline[name]]:+9.2f}"
-        elif name.startswith("ToolGuard"):
-            over = f"{m - bare:+9.2f}"
-        else:
-            over = ""
-        print(f"{name:<50} {m:8.2f} {over:>9}")
-    print("overhead = row - the same framework slot with a bare authorize (the framework's first row); "
-          "ToolGuard rows: - bare authorize. Adapter rows use the typed guard (typed_arguments context and an "
-          "on_decision recorder) unless marked 'default rule' (the guard with no options: the same request "
-          "as the bare authorize)")
+        base = baseline.get(name, "bare authorize" if name.startswith("ToolGuard") else None)
+        if base is None:
+            print(f"{name:<52} {m:8.2f}")
+            continue
+        # Paired: each round's row minus its baseline measured in the same
+        # round (a few milliseconds apart), so host drift between rounds cancels.
+        diffs = sorted(a - b for a, b in zip(samples[name], samples[base]))
+        q1, q3 = diffs[len(diffs) // 4], diffs[(3 * len(diffs)) // 4]
+        print(f"{name:<52} {m:8.2f} {statistics.median(diffs):+9.2f} {f'[{q1:+.2f}, {q3:+.2f}]':>15}")
+    print("overhead = median over rounds of (row - the same framework slot with a bare authorize, the "
+          "framework's first row, in the same round); IQR: its quartiles. ToolGuard rows: - bare authorize. "
+          "Adapter rows use the typed guard (typed_arguments context and an on_decision recorder) unless "
+          "marked 'default rule' (the guard with no options: the same request as the bare authorize)")
 
 if __name__ == "__main__":
     main()

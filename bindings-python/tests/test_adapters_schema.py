@@ -114,3 +114,45 @@ def test_typed_arguments_keeps_only_declared_attributes() -> None:
     assert ctx(ToolCall("unknown", {"a": 1})) == {}
     listed: List[Any] = [t["name"] for t in TOOLS]
     assert listed == ["read_file", "write_file", "delete_file", "run_command", "fetch_url"]
+
+
+def _reference_context(args: Dict[str, Any], props: Dict[str, Any]) -> Dict[str, Any]:
+    """What typed_arguments must return: declared attributes with a Cedar type,
+    not null, nested objects filtered the same way."""
+    out = {}
+    for name, value in args.items():
+        prop = props.get(name)
+        if value is None or prop is None or cedar_type(prop, 1) is None:
+            continue
+        if isinstance(value, dict) and isinstance(prop.get("properties"), dict):
+            out[name] = _reference_context(value, prop["properties"])
+        else:
+            out[name] = value
+    return out
+
+
+def test_typed_arguments_flat_and_nested_tools_agree_with_the_rule() -> None:
+    # A flat tool (every attribute kept as given: the copy shortcut) and a
+    # nested one, over argument dicts with declared, undeclared, untyped and
+    # null attributes.
+    flat = {"path": {"type": "string"}, "n": {"type": "integer"}, "ratio": {"type": "number"}}
+    nested = {"path": {"type": "string"}, "opts": {"type": "object", "properties": {"deep": {"type": "boolean"}}}}
+    tools = [
+        {"name": "flat", "inputSchema": {"type": "object", "properties": flat}},
+        {"name": "nested", "inputSchema": {"type": "object", "properties": nested}},
+    ]
+    ctx = typed_arguments(tools)
+    values: List[Any] = ["a", 3, None, 2.5, {"deep": True, "x": 1}, [1, 2]]
+    names = ["path", "n", "ratio", "opts", "other"]
+    checked = 0
+    for tool, props in (("flat", flat), ("nested", nested)):
+        for mask in range(1 << len(names)):
+            for shift in range(len(values)):
+                args = {n: values[(i + shift) % len(values)] for i, n in enumerate(names) if mask >> i & 1}
+                got = ctx(ToolCall(tool, args))
+                assert got == _reference_context(args, props), (tool, args, got)
+                assert got is not args
+                got["injected"] = 1
+                assert "injected" not in args
+                checked += 1
+    assert checked == 2 * 32 * 6

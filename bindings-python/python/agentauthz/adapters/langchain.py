@@ -62,8 +62,8 @@ class GuardedTool(BaseTool):
     def _tool_call(self, tool_input: t.Any, config: t.Optional[RunnableConfig]) -> ToolCall:
         """The :class:`ToolCall` of an invocation's input (a tool call, a dict or a string)."""
         # Inline on purpose: this runs before every tool call.
-        if type(tool_input) is dict and tool_input.get("type") == "tool_call" and "args" in tool_input:
-            args = tool_input["args"]
+        if type(tool_input) is dict:
+            args = tool_input["args"] if tool_input.get("type") == "tool_call" and "args" in tool_input else tool_input
         elif isinstance(tool_input, str):
             names = list(self.inner.args)
             args = {names[0] if len(names) == 1 else "input": tool_input}
@@ -102,14 +102,14 @@ class GuardedTool(BaseTool):
     def invoke(self, input: t.Any, config: t.Optional[RunnableConfig] = None, **kwargs: t.Any) -> t.Any:
         """Authorize, then invoke the original tool (or return the refusal)."""
         verdict = self.guard.check(self._tool_call(input, config))
-        if verdict.proceed:
+        if verdict.outcome == "allow" or verdict.proceed:
             return self.inner.invoke(input, config, **kwargs)
         return self._refused(input, verdict)
 
     async def ainvoke(self, input: t.Any, config: t.Optional[RunnableConfig] = None, **kwargs: t.Any) -> t.Any:
         """Authorize (awaiting an async approver), then invoke the original tool."""
         verdict = await self.guard.acheck(self._tool_call(input, config))
-        if verdict.proceed:
+        if verdict.outcome == "allow" or verdict.proceed:
             return await self.inner.ainvoke(input, config, **kwargs)
         return self._refused(input, verdict)
 

@@ -47,7 +47,7 @@ class AuthzMiddleware:
     def _call(self, ctx: t.Any, tool: str, arguments: t.Mapping[str, t.Any]) -> ToolCall:
         agent = self.agent(ctx) if callable(self.agent) else self.agent
         session = self.session(ctx) if callable(self.session) else self.session
-        return ToolCall(tool, arguments, agent=agent, session=session, native=ctx)
+        return ToolCall(tool, arguments, agent, session, ctx)
 
     async def __call__(self, ctx: t.Any, call_next: t.Callable[[t.Any], t.Awaitable[t.Any]]) -> t.Any:
         """Handle one inbound message (the ``ServerMiddleware`` protocol)."""
@@ -77,7 +77,7 @@ class AuthzMiddleware:
                 verdict = await guard._aask(verdict)
             elif guard.on_decision is not None:
                 guard.on_decision(verdict)
-        if verdict.proceed:
+        if verdict.outcome == "allow" or verdict.proceed:
             return await call_next(ctx)
         return mcp_types.CallToolResult(
             content=[mcp_types.TextContent(type="text", text=t.cast(str, verdict.message))],

@@ -47,9 +47,9 @@ def authz_guardrail(
         call = ToolCall(
             tool_ctx.tool_name,
             arguments if arguments is not None else {},
-            agent=agent(data) if callable(agent) else agent,
-            session=session(data) if callable(session) else session,
-            native=data,
+            agent(data) if callable(agent) else agent,  # agent
+            session(data) if callable(session) else session,  # session
+            data,  # native
         )
         if arguments is None:
             verdict = guard.refuse(call, f"unreadable arguments: {error}")
@@ -59,7 +59,7 @@ def authz_guardrail(
                 verdict = await guard._aask(verdict)
             elif guard.on_decision is not None:
                 guard.on_decision(verdict)
-        if verdict.proceed:
+        if verdict.outcome == "allow" or verdict.proceed:
             return ToolGuardrailFunctionOutput.allow(output_info=verdict)
         return ToolGuardrailFunctionOutput.reject_content(t.cast(str, verdict.message), output_info=verdict)
 
