@@ -320,8 +320,9 @@ def main() -> None:
         "",
         "Memory (heap bytes live after loading, each measured in its own fresh process. \"Scope index\": what "
         "the index's load phase keeps (live bytes when it ends minus when the phase before it ends, read through "
-        "`agentauthz::set_load_phase_hook`): its cells, and the one list of policies its cells point into, which "
-        "replaces the parsed `PolicySet` (dropped at the end of the load). \"Compiled evaluator\": the compiled "
+        "`agentauthz::set_load_phase_hook`): its cells and a reference to each policy's compiled form. The "
+        "policies themselves (one list, moved into the index from the parse; the engine keeps no `PolicySet`) "
+        "are counted with the parse, as the policy set's own. \"Compiled evaluator\": the compiled "
         "policies and the entity store (a fixed ~0.8 MB for this workload's 2,020 entities). \"All engine state "
         "beyond Cedar's\" = engine − plain `PolicySet` − schema and entities: index, compiled evaluator, "
         "per-policy metadata. RSS growth is for reference: it also counts allocator slack and freed parse "
