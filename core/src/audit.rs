@@ -83,6 +83,7 @@
 //! reads back, so replay sees the same values.
 
 mod line;
+mod queue;
 mod record;
 mod verify;
 
@@ -93,20 +94,20 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use serde_json::{Map, Value};
 
 pub use record::{canonical_json, AuditRecord, Gap, RecordedPolicy, GENESIS_HASH, REDACTED};
 pub use verify::{verify, verify_after, BreakKind, ChainBreak, VerifyReport};
 
+use queue::{Entry, Msg, Queue, QueueState, RecordedRequest, RecordedUid, MAX_TYPES};
+pub(crate) use queue::{Recorded, RequestParts, Verdict};
+
 use crate::clock::format_rfc3339_millis;
-use crate::compile::PolicyInfo;
-use crate::decision::{Decision, DecisionError, Outcome, Shadow};
 use crate::request::{check_depth, RequestContext};
 
 /// What happens when a decision is made while the audit queue is full.
@@ -316,170 +317,6 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
-/// What the deciding thread hands to the writer: the request as it came (no
-/// serialization on the deciding thread).
-pub(crate) enum Recorded {
-    /// A parsed request (its action resolved to a uid when the policy set knew it).
-    Request(RecordedRequest),
-    Json(Value),
-    Text,
-}
-
-/// A parsed request as the queue holds it. Entity references are kept as the
-/// number of their type in the log's type table (see [`Msg::Type`]) and the
-/// id: no Cedar uid is cloned on the deciding thread (a clone bumps reference
-/// counts inside type names that every decision reads, and the writer's drop
-/// would pull those back to its own core) and the writer formats no uid.
-pub(crate) struct RecordedRequest {
-    principal: RecordedUid,
-    action: Result<RecordedUid, String>,
-    resource: RecordedUid,
-    context: RequestContext,
-}
-
-struct RecordedUid {
-    ty: u32,
-    id: EntityId,
-}
-
-/// The request parts [`AuditLog::submit_request`] records, borrowed.
-pub(crate) struct RequestParts<'a> {
-    pub principal: &'a EntityUid,
-    /// The resolved action, or the name that did not resolve.
-    pub action: Result<&'a EntityUid, &'a str>,
-    pub resource: &'a EntityUid,
-    pub context: &'a RequestContext,
-}
-
-/// Entity types the queue numbers before it starts over (a bound on memory
-/// for requests that name ever new types).
-const MAX_TYPES: usize = 1024;
-
-pub(crate) struct Entry {
-    pub request: Recorded,
-    pub verdict: Verdict,
-    pub now: SystemTime,
-    /// Decisions dropped (queue full) just before this one: the writer puts a
-    /// gap record for them right before this record.
-    pub lost_before: u64,
-}
-
-/// What a record keeps of a decision. Built on the deciding thread, freed by
-/// the writer, so it is made to need no heap allocation in the common case:
-/// up to [`INLINE_REASONS`] reasons inline, empty vectors for no errors and
-/// no owners, and no copy of the policy version (the queue passes a version
-/// to the writer only when it changes, see [`Msg::Version`]). A memory block
-/// allocated by one thread and freed by another costs far more than its
-/// copy (measured: boxing the entry alone added about 0.8 µs per decision).
-pub(crate) struct Verdict {
-    pub outcome: Outcome,
-    few: [Option<Arc<PolicyInfo>>; INLINE_REASONS],
-    more: Vec<Arc<PolicyInfo>>,
-    pub errors: Vec<DecisionError>,
-    pub ask_owners: Vec<String>,
-    pub approval_id: Option<String>,
-    pub eval_time: Duration,
-    pub shadow: Option<Box<Shadow>>,
-}
-
-/// Reasons a [`Verdict`] holds without allocating.
-const INLINE_REASONS: usize = 2;
-
-impl Verdict {
-    /// The parts of `d` a record shows, except its policy version.
-    pub(crate) fn of(d: &Decision) -> Self {
-        let mut few: [Option<Arc<PolicyInfo>>; INLINE_REASONS] = Default::default();
-        let more = if d.reasons.len() <= INLINE_REASONS {
-            for (slot, p) in few.iter_mut().zip(&d.reasons) {
-                *slot = Some(Arc::clone(p));
-            }
-            Vec::new()
-        } else {
-            d.reasons.clone()
-        };
-        Verdict {
-            outcome: d.outcome,
-            few,
-            more,
-            errors: d.errors.clone(),
-            ask_owners: d.ask_owners.clone(),
-            approval_id: d.approval_id.clone(),
-            eval_time: d.eval_time,
-            shadow: d.shadow.clone().map(Box::new),
-        }
-    }
-
-    /// The determining policies, in the decision's order.
-    pub(crate) fn reasons(&self) -> impl Iterator<Item = &Arc<PolicyInfo>> {
-        self.few.iter().flatten().chain(&self.more)
-    }
-}
-
-#[expect(
-    clippy::large_enum_variant,
-    reason = "records are stored inline in the queue's reused vector: boxing them would allocate per decision"
-)]
-enum Msg {
-    Record(Entry),
-    /// The policy version of the records that follow (sent when it changes).
-    Version(String),
-    /// The next entity type in the type table, as text.
-    Type(String),
-    /// The type table starts over.
-    ClearTypes,
-    /// Drops since the last queued record (their gap goes before the sync), and the reply.
-    Flush(u64, SyncSender<Result<(), String>>),
-}
-
-/// The hand-off between deciding threads and the writer: a vector that
-/// deciders push onto under a short lock and that the writer swaps out whole
-/// when it wakes. A decision costs one uncontended lock and a push, with no
-/// allocation and no per-record exchange of cache lines with the writer (a
-/// channel costs several per record while the writer drains it).
-struct Queue {
-    state: Mutex<QueueState>,
-    /// Signalled when the writer takes a batch (Block-mode deciders wait on it).
-    space: Condvar,
-}
-
-struct QueueState {
-    items: Vec<Msg>,
-    /// Decisions dropped (queue full) since the last queued record: the next
-    /// record carries the count, so the gap is recorded where they were lost.
-    lost: u64,
-    /// The log is closing: the writer drains what is queued and stops.
-    closed: bool,
-    /// The policy version last queued (see [`Msg::Version`]).
-    version: String,
-    /// The entity types numbered so far (see [`Msg::Type`]).
-    types: Vec<EntityTypeName>,
-}
-
-impl QueueState {
-    /// The number of `ty` in the type table, adding it (and telling the writer) if new.
-    fn type_number(&mut self, ty: &EntityTypeName) -> u32 {
-        let n = match self.types.iter().position(|t| t == ty) {
-            Some(n) => n,
-            None => {
-                self.types.push(ty.clone());
-                self.items.push(Msg::Type(ty.to_string()));
-                self.types.len() - 1
-            }
-        };
-        u32::try_from(n).unwrap_or(u32::MAX)
-    }
-
-    fn recorded_uid(&mut self, uid: &EntityUid) -> RecordedUid {
-        RecordedUid { ty: self.type_number(uid.type_name()), id: uid.id().clone() }
-    }
-}
-
-impl Queue {
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 struct Shared {
     ring: Option<(usize, Mutex<VecDeque<String>>)>,
     records: AtomicU64,
@@ -513,7 +350,7 @@ impl AuditLog {
     /// Hands a decision on a parsed request to the writer (called by the
     /// engine on every decision); `version` is the policy version that decided it.
     pub(crate) fn submit_request(&self, parts: &RequestParts<'_>, verdict: Verdict, now: SystemTime, version: &str) {
-        self.enqueue(version, |q| {
+        self.enqueue(version, verdict, now, |q| {
             if q.types.len() > MAX_TYPES - 3 {
                 q.types.clear();
                 q.items.push(Msg::ClearTypes);
@@ -527,18 +364,25 @@ impl AuditLog {
                 resource: q.recorded_uid(parts.resource),
                 context: parts.context.clone(),
             };
-            Entry { request: Recorded::Request(request), verdict, now, lost_before: 0 }
+            Recorded::Request(request)
         });
     }
 
     /// Hands a decision on a request that did not parse to the writer.
-    pub(crate) fn submit(&self, entry: Entry, version: &str) {
-        self.enqueue(version, |_| entry);
+    pub(crate) fn submit(&self, request: Recorded, verdict: Verdict, now: SystemTime, version: &str) {
+        self.enqueue(version, verdict, now, |_| request);
     }
 
-    /// Queues the entry `make` builds (under the queue's lock), unless the
-    /// queue is full in drop mode or the log is closed.
-    fn enqueue(&self, version: &str, make: impl FnOnce(&mut QueueState) -> Entry) {
+    /// Queues a record of `verdict` on the request `recorded` builds (under
+    /// the queue's lock), unless the queue is full in drop mode or the log is
+    /// closed.
+    fn enqueue(
+        &self,
+        version: &str,
+        verdict: Verdict,
+        now: SystemTime,
+        recorded: impl FnOnce(&mut QueueState) -> Recorded,
+    ) {
         let mut q = self.queue.lock();
         if q.closed {
             return;
@@ -568,14 +412,13 @@ impl AuditLog {
                 }
             }
         }
-        let lost = std::mem::take(&mut q.lost);
+        let lost_before = std::mem::take(&mut q.lost);
         if q.version != version {
             version.clone_into(&mut q.version);
             q.items.push(Msg::Version(version.to_owned()));
         }
-        let mut entry = make(&mut q);
-        entry.lost_before = lost;
-        q.items.push(Msg::Record(entry));
+        let request = recorded(&mut q);
+        q.items.push(Msg::Record(Entry { request, verdict, now, lost_before }));
     }
 
     /// Whether the writer thread has stopped (it only stops on close, or by a bug).

@@ -14,7 +14,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::approvals::{approval_id, ApprovalError, Approvals};
-use crate::audit::{AuditLog, Entry, Recorded, RequestParts, Verdict};
+use crate::audit::{AuditLog, Recorded, RequestParts, Verdict};
 use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome, Shadow};
@@ -517,9 +517,7 @@ impl Engine {
     /// Records the denial of a request that did not parse.
     fn audit_unparsed(&self, recorded: impl FnOnce() -> Recorded, decision: &Decision) {
         if let Some(log) = &self.audit {
-            let entry =
-                Entry { request: recorded(), verdict: Verdict::of(decision), now: self.clock.now(), lost_before: 0 };
-            log.submit(entry, &decision.policy_version);
+            log.submit(recorded(), Verdict::of(decision), self.clock.now(), &decision.policy_version);
         }
     }
 
