@@ -230,8 +230,16 @@ def acceptance(sizes: List[int], rust: Dict[int, Any], py: Dict[int, Any], node:
             row(f"{label} ≥ 100× at 1,000 and above", ", ".join(f"{n:,}: {x:,.0f}×" for n, x in figs), all(x >= 100 for _, x in figs))
         else:
             missing(f"{label} ≥ 100× at 1,000 and above")
-    scal = [(n, rust[n]["agentauthz"]["dps2"] / rust[n]["agentauthz"]["dps1"]) for n in sizes]
-    row("2 threads ≥ 1.7× the decisions/s of 1 (agentauthz, Rust)", ", ".join(f"{n:,}: {x:.2f}×" for n, x in scal), all(x >= 1.7 for _, x in scal))
+    def ratio(r: Dict[str, Any]) -> float:
+        a = r["agentauthz"]
+        return a.get("dps_ratio") or a["dps2"] / a["dps1"]
+
+    scal = [(n, ratio(rust[n]), rust[n].get("host_ratio")) for n in sizes]
+    row(
+        "2 threads ≥ 1.7× the decisions/s of 1 (agentauthz, Rust; median of paired rounds, the host's own ratio on pure arithmetic in brackets)",
+        ", ".join(f"{n:,}: {x:.2f}×" + (f" [{h:.2f}×]" if h else "") for n, x, h in scal),
+        all(x >= 1.7 for _, x, _ in scal),
+    )
     if 100_000 in rust:
         load = rust[100_000]["agentauthz"]["load_us"] / 1e6
         row("load time ≤ 5 s at 100,000", f"{load:.2f} s", load <= 5)
@@ -308,7 +316,10 @@ def main() -> None:
         "call, so they run within a time budget per size; the samples column says how many calls (and "
         "distinct requests) that gave.",
         "- Decisions/s: 1 and 2 threads sharing one `Engine` (or one `PolicySet`), each deciding in a loop for "
-        "a fixed time. Python and Node: not measured (one interpreter thread).",
+        "a fixed time, 5 rounds taking turns (1, 2, 1, 2, ...), medians; the acceptance ratio is the median of "
+        "each round's 2-thread / 1-thread ratio, next to the host's own ratio for a loop of integer arithmetic "
+        "that touches no memory (what the 2 vCPUs give at best at that moment). Python and Node: not measured "
+        "(one interpreter thread).",
         "- Load ms: agentauthz `Engine::from_strings` (parse, validate against the schema, index; the median "
         "of 5 loads up to 1,000 policies, 3 above; every Rust runner allocates with mimalloc, as the CLI and the bindings do); plain Cedar: parsing schema, policies "
         "and entities and building the requests; cedarpy and cedar-wasm: their parse / preparse calls.",

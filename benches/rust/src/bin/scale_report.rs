@@ -170,21 +170,38 @@ fn percentiles(mut ns: Vec<u64>) -> (f64, f64) {
 
 /// Decisions per second on 1 and on 2 threads: the medians of
 /// [`SCALING_ROUNDS`] runs of each, taking turns (1, 2, 1, 2, ...), each run
-/// an equal share of `d` for each thread count. Taking turns spreads the
-/// host's load changes over both figures instead of biasing one (on a shared
-/// 2-vCPU VM, single back-to-back runs moved the ratio by ±0.3).
-fn scaling(d: Duration, len: usize, decide: &(dyn Fn(usize) -> bool + Sync)) -> (f64, f64) {
+/// an equal share of `d` for each thread count; and the median of each
+/// round's 2-thread / 1-thread ratio. Taking turns spreads the host's load
+/// changes over both figures instead of biasing one (on a shared 2-vCPU VM,
+/// single back-to-back runs moved the ratio by ±0.3), and the paired ratio
+/// compares runs a fraction of a second apart.
+fn scaling(d: Duration, len: usize, decide: &(dyn Fn(usize) -> bool + Sync)) -> (f64, f64, f64) {
     let share = d / SCALING_ROUNDS as u32;
-    let (mut one, mut two) = (Vec::new(), Vec::new());
+    let (mut one, mut two, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..SCALING_ROUNDS {
-        one.push(throughput(1, share, len, decide));
-        two.push(throughput(2, share, len, decide));
+        let (a, b) = (throughput(1, share, len, decide), throughput(2, share, len, decide));
+        one.push(a);
+        two.push(b);
+        ratios.push(if a > 0.0 { b / a } else { 0.0 });
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(0.0)
     };
-    (median(one), median(two))
+    (median(one), median(two), median(ratios))
+}
+
+/// The host's own 2-thread / 1-thread ratio: [`scaling`] of a loop of integer
+/// arithmetic that touches no memory, measured next to the decisions.
+fn host_ratio(d: Duration) -> f64 {
+    let spin = |i: usize| {
+        let mut x = i as u64;
+        for _ in 0..200 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        }
+        std::hint::black_box(x) & 1 == 0
+    };
+    scaling(d, 1, &spin).2
 }
 
 /// Turns of 1- and 2-thread runs per throughput figure.
@@ -288,9 +305,10 @@ fn measure(dir: &Path, n: usize, s: &Settings) -> Result<Value, String> {
     // Throughput on 1 and 2 threads, one shared engine / policy set.
     let ours = |i: usize| engine.authorize(&requests[i]).outcome == Outcome::Allow;
     let theirs = |i: usize| cedar.allows(i);
-    let (dps1, dps2) = scaling(s.throughput, len, &ours);
+    let (dps1, dps2, dps_ratio) = scaling(s.throughput, len, &ours);
+    let host = host_ratio(s.throughput / 3);
     let cedar_d = if n >= 10_000 { s.throughput.max(Duration::from_secs(1)) } else { s.throughput };
-    let (cdps1, cdps2) = scaling(cedar_d, len, &theirs);
+    let (cdps1, cdps2, cdps_ratio) = scaling(cedar_d, len, &theirs);
 
     let mem = |kind: &str| -> Result<Value, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -308,12 +326,13 @@ fn measure(dir: &Path, n: usize, s: &Settings) -> Result<Value, String> {
         "outcomes": {"allow": counts("allow"), "deny": counts("deny"), "ask": counts("ask")},
         "agentauthz": {
             "median_us": median, "p99_us": p99, "samples": samples,
-            "dps1": dps1, "dps2": dps2, "load_us": load_us, "loads": loads,
+            "dps1": dps1, "dps2": dps2, "dps_ratio": dps_ratio, "load_us": load_us, "loads": loads,
         },
         "cedar": {
             "median_us": cmedian, "p99_us": cp99, "samples": cedar_samples, "distinct_requests": cedar_distinct,
-            "dps1": cdps1, "dps2": cdps2, "load_us": cedar_load_us,
+            "dps1": cdps1, "dps2": cdps2, "dps_ratio": cdps_ratio, "load_us": cedar_load_us,
         },
+        "host_ratio": host,
         "memory": {
             "engine": mem("engine")?,
             "cedar_policies": mem("cedar-policies")?,
