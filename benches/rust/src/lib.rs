@@ -99,3 +99,48 @@ pub mod audit {
         timed
     }
 }
+
+/// Deciding on several threads at once (the scale report's decisions/s and
+/// the `thread_scaling` example).
+pub mod threads {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Calls per second of `threads` threads each calling `f(thread, i)` in a
+    /// loop for `d`: thread `t` starts at `i = t * len / threads` and goes on
+    /// modulo `len` (so threads work on different items).
+    pub fn throughput(threads: usize, d: Duration, len: usize, f: &(dyn Fn(usize, usize) -> bool + Sync)) -> f64 {
+        let stop = AtomicBool::new(false);
+        let total = AtomicU64::new(0);
+        let len = len.max(1);
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (stop, total) = (&stop, &total);
+                s.spawn(move || {
+                    let mut i = t * len / threads.max(1);
+                    let mut count = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::black_box(f(t, i % len));
+                        i += 1;
+                        count += 1;
+                    }
+                    total.fetch_add(count, Ordering::Relaxed);
+                });
+            }
+            std::thread::sleep(d);
+            stop.store(true, Ordering::Relaxed);
+        });
+        total.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    }
+
+    /// A few hundred nanoseconds of integer arithmetic that touches no
+    /// memory: what two threads give at best on this host at this moment.
+    pub fn spin(_thread: usize, i: usize) -> bool {
+        let mut x = i as u64;
+        for _ in 0..200 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        }
+        std::hint::black_box(x) & 1 == 0
+    }
+}

@@ -26,10 +26,11 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agentauthz::{Engine, Outcome, Request};
+use agentauthz_benches::threads;
 use agentauthz_benches::workload::{read_dir, tool_call, Expected, PlainCedar, Workload};
 use serde_json::{json, Value};
 
@@ -179,7 +180,8 @@ fn scaling(d: Duration, len: usize, decide: &(dyn Fn(usize) -> bool + Sync)) -> 
     let share = d / SCALING_ROUNDS as u32;
     let (mut one, mut two, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..SCALING_ROUNDS {
-        let (a, b) = (throughput(1, share, len, decide), throughput(2, share, len, decide));
+        let f = |_: usize, i: usize| decide(i);
+        let (a, b) = (threads::throughput(1, share, len, &f), threads::throughput(2, share, len, &f));
         one.push(a);
         two.push(b);
         ratios.push(if a > 0.0 { b / a } else { 0.0 });
@@ -194,43 +196,11 @@ fn scaling(d: Duration, len: usize, decide: &(dyn Fn(usize) -> bool + Sync)) -> 
 /// The host's own 2-thread / 1-thread ratio: [`scaling`] of a loop of integer
 /// arithmetic that touches no memory, measured next to the decisions.
 fn host_ratio(d: Duration) -> f64 {
-    let spin = |i: usize| {
-        let mut x = i as u64;
-        for _ in 0..200 {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        }
-        std::hint::black_box(x) & 1 == 0
-    };
-    scaling(d, 1, &spin).2
+    scaling(d, 1, &|i| threads::spin(0, i)).2
 }
 
 /// Turns of 1- and 2-thread runs per throughput figure.
 const SCALING_ROUNDS: usize = 5;
-
-/// Decisions per second of `threads` threads each deciding in a loop for `d`.
-fn throughput(threads: usize, d: Duration, len: usize, decide: &(dyn Fn(usize) -> bool + Sync)) -> f64 {
-    let stop = AtomicBool::new(false);
-    let total = AtomicU64::new(0);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let (stop, total) = (&stop, &total);
-            s.spawn(move || {
-                let mut i = t * len / threads.max(1);
-                let mut count = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::black_box(decide(i % len));
-                    i += 1;
-                    count += 1;
-                }
-                total.fetch_add(count, Ordering::Relaxed);
-            });
-        }
-        std::thread::sleep(d);
-        stop.store(true, Ordering::Relaxed);
-    });
-    total.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
 
 fn measure(dir: &Path, n: usize, s: &Settings) -> Result<Value, String> {
     let (w, expected) = read_dir(dir)?;
