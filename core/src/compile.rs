@@ -61,8 +61,9 @@ pub(crate) struct Compiled {
     pub policy_count: usize,
     /// Whether any policy is `@mode("shadow")`.
     pub has_shadow: bool,
-    /// Policies and entities in the compiled evaluator's form.
-    pub fast: crate::fast::FastSet,
+    /// The entities in the compiled evaluator's form (its compiled policies
+    /// are in the index's buckets).
+    pub fast: crate::fast::Store,
 }
 
 /// Called as each phase of a load ends (see [`set_load_phase_hook`]).
@@ -316,14 +317,13 @@ fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Com
     let Parsed { set: policies, meta, .. } = parsed;
     phase("parsed and validated");
     let policy_count = policies.len();
-    let mut fast = crate::fast::build(&entities, &policies, shapes.values());
-    // Only the index needs them by id (it keeps them by position).
-    let compiled_policies = std::mem::take(&mut fast.policies);
+    // The engine keeps the store; the index keeps the compiled policies (by position).
+    let crate::fast::FastSet { store, policies: compiled } = crate::fast::build(&entities, &policies, shapes.values());
     phase("compiled evaluator");
-    let index = ScopeIndex::build(&schema, &entities, policies, &compiled_policies)
+    let index = ScopeIndex::build(&schema, &entities, policies, &compiled)
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     phase("scope index");
-    drop(compiled_policies);
+    drop(compiled);
     let action_shorthand = action_shorthand(&schema);
     let has_shadow = meta.values().any(|m| m.shadow);
     Ok(Compiled {
@@ -336,7 +336,7 @@ fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Com
         meta,
         index,
         action_shorthand,
-        fast,
+        fast: store,
     })
 }
 

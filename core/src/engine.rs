@@ -958,7 +958,7 @@ fn fast_env<'c>(
         }
         RequestContext::Typed(_) => return None,
     };
-    let store = &c.fast.store;
+    let store = &c.fast;
     Some(crate::fast::Env {
         store,
         principal: store.resolve(&req.principal, unknown_entities),

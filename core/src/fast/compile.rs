@@ -18,14 +18,12 @@ use crate::request::ContextValue;
 use crate::request_shape::ActionShape;
 use crate::request_shape::{Ext, Record, Ty};
 
-/// The compiled form of a policy set: the entity store and every policy the
-/// evaluator supports.
+/// The compiled form of a policy set: the entity store the engine keeps, and
+/// every policy the evaluator supports, by id (policies absent are
+/// Cedar-only), which the load hands to the scope index.
 #[derive(Debug, Default)]
 pub(crate) struct FastSet {
     pub store: Store,
-    /// Supported policies by id; policies absent here are Cedar-only. The
-    /// load hands them to the scope index (which keeps them by position) and
-    /// leaves this empty.
     pub policies: HashMap<PolicyId, Arc<FastPolicy>>,
 }
 
