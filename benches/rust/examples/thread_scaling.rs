@@ -31,18 +31,36 @@ fn main() {
     let copies = [requests.clone(), requests];
     let n = copies[0].len();
     let shared = |_t: usize, i: usize| engines[0].authorize(&copies[0][i]).allowed();
+    let own_requests = |t: usize, i: usize| engines[0].authorize(&copies[t][i]).allowed();
     let separate = |t: usize, i: usize| engines[t].authorize(&copies[t][i]).allowed();
     let d = Duration::from_millis(300);
-    for _ in 0..3 {
+    // ROUNDS=N: more rounds; the medians of the per-round ratios close the run.
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let mut ratios: [Vec<f64>; 4] = Default::default();
+    for _ in 0..rounds {
         let (s1, s2) = (run(1, d, n, &shared), run(2, d, n, &shared));
+        let (o1, o2) = (run(1, d, n, &own_requests), run(2, d, n, &own_requests));
         let (p1, p2) = (run(1, d, n, &separate), run(2, d, n, &separate));
         let (c1, c2) = (run(1, d, n, &threads::spin), run(2, d, n, &threads::spin));
+        let round = [s2 / s1, o2 / o1, p2 / p1, c2 / c1];
         println!(
-            "2 threads / 1: shared engine {:.2}x, separate engines {:.2}x, pure arithmetic {:.2}x (1 thread, shared: {:.0} decisions/s)",
-            s2 / s1,
-            p2 / p1,
-            c2 / c1,
-            s1
+            "2 threads / 1: shared engine {:.2}x, shared engine with per-thread requests {:.2}x, separate engines {:.2}x, pure arithmetic {:.2}x (1 thread, shared: {:.0} decisions/s)",
+            round[0], round[1], round[2], round[3], s1
         );
+        for (all, r) in ratios.iter_mut().zip(round) {
+            all.push(r);
+        }
     }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [a, b, c, e] = &mut ratios;
+    println!(
+        "medians over {rounds} rounds: shared engine {:.2}x, per-thread requests {:.2}x, separate engines {:.2}x, arithmetic {:.2}x",
+        median(a),
+        median(b),
+        median(c),
+        median(e)
+    );
 }
