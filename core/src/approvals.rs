@@ -49,8 +49,15 @@ pub(crate) fn approval_id(principal: &str, action: &str, resource: &str, policie
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
-    let hex: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("apr-{hex}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(4 + 16);
+    id.push_str("apr-");
+    for b in h.finalize().iter().take(8) {
+        for nibble in [b >> 4, b & 15] {
+            id.push(char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+        }
+    }
+    id
 }
 
 impl Approvals {

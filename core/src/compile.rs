@@ -50,13 +50,13 @@ impl PolicyInfo {
 pub(crate) struct Compiled {
     pub schema: Schema,
     pub entities: Entities,
-    pub meta: HashMap<PolicyId, Arc<PolicyInfo>>,
+    pub meta: crate::fast::FxMap<PolicyId, Arc<PolicyInfo>>,
     /// Which policies can apply to which requests.
     pub index: ScopeIndex,
     /// What a request for each schema action must look like (the fast request path).
-    pub shapes: HashMap<EntityUid, ActionShape>,
+    pub shapes: crate::fast::FxMap<EntityUid, ActionShape>,
     /// `open_pr` -> `Action::"open_pr"` for action ids that are unique in the schema.
-    pub action_shorthand: HashMap<String, EntityUid>,
+    pub action_shorthand: crate::fast::FxMap<String, EntityUid>,
     pub version: Arc<str>,
     pub policy_count: usize,
     /// Whether any policy is `@mode("shadow")`.
@@ -318,9 +318,10 @@ fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Com
     phase("parsed and validated");
     let policy_count = policies.len();
     // The engine keeps the store; the index keeps the compiled policies (by position).
-    let crate::fast::FastSet { store, policies: compiled } = crate::fast::build(&entities, &policies, shapes.values());
+    let crate::fast::FastSet { mut store, policies: compiled } =
+        crate::fast::build(&entities, &policies, shapes.values());
     phase("compiled evaluator");
-    let index = ScopeIndex::build(&schema, &entities, policies, &compiled)
+    let index = ScopeIndex::build(&schema, &entities, policies, &compiled, &mut store)
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     phase("scope index");
     drop(compiled);
@@ -388,7 +389,7 @@ pub(crate) struct Parsed {
     /// `meta` refuses a duplicate).
     set: Vec<Policy>,
     /// What the engine knows of each.
-    meta: HashMap<PolicyId, Arc<PolicyInfo>>,
+    meta: crate::fast::FxMap<PolicyId, Arc<PolicyInfo>>,
     /// For policies parsed from a piece of a large file (see [`parse_file`]),
     /// the piece's byte offset in the file.
     bases: HashMap<PolicyId, usize>,
@@ -435,7 +436,7 @@ fn parse_file(file: &NamedText) -> Result<Vec<(usize, PolicySet)>, LoadError> {
 /// [`validate`].
 fn parse_policies(sources: &PolicySources, keep_parts: bool) -> Result<Parsed, LoadError> {
     let mut set: Vec<Policy> = Vec::new();
-    let mut meta: HashMap<PolicyId, Arc<PolicyInfo>> = HashMap::new();
+    let mut meta: crate::fast::FxMap<PolicyId, Arc<PolicyInfo>> = Default::default();
     let mut bases: HashMap<PolicyId, usize> = HashMap::new();
     let mut parts = Vec::new();
     let mut index = 0usize;
@@ -603,7 +604,7 @@ fn validate(schema: &Schema, parsed: &Parsed, sources: &PolicySources) -> Vec<Po
     issues
 }
 
-fn action_shorthand(schema: &Schema) -> HashMap<String, EntityUid> {
+fn action_shorthand(schema: &Schema) -> crate::fast::FxMap<String, EntityUid> {
     let mut seen: HashMap<String, Option<EntityUid>> = HashMap::new();
     for a in schema.actions() {
         let id = a.id().unescaped().to_string();

@@ -612,8 +612,11 @@ impl Engine {
             RequestContext::Typed(_) => {}
         }
         let action = resolve_action(c, &req.action)?;
+        // The request's entities as numbered by the store (the index's keys too).
         let mut unknown_entities = Vec::new();
-        let env = if self.compiled_evaluator { fast_env(c, req, &action, now, &mut unknown_entities) } else { None };
+        let store = &c.fast;
+        let refs = [&req.principal, &*action, &req.resource].map(|u| store.resolve(u, &mut unknown_entities));
+        let env = if self.compiled_evaluator { fast_env(c, req, &action, refs, now) } else { None };
         // Built only when some bucket needs Cedar (always when `env` is None,
         // which is also when the request may be invalid).
         let mut cedar_request = match env {
@@ -627,7 +630,8 @@ impl Engine {
         // what Cedar would report for `bucket.permits` alone.
         let mut deferred_permits: Vec<PolicyId> = Vec::new();
         let mut stats = EvaluatorStats::default();
-        c.index.candidates(&c.entities, &req.principal, &action, &req.resource, |bucket| {
+        let [principal, action_ref, resource] = refs;
+        c.index.candidates(store, principal, action_ref, resource, |bucket| {
             if bucket.is_empty() {
                 return;
             }
@@ -934,8 +938,8 @@ fn fast_env<'c>(
     c: &'c Compiled,
     req: &Request,
     action: &EntityUid,
+    [principal, action_ref, resource]: [crate::fast::EntRef; 3],
     now: SystemTime,
-    unknown_entities: &mut Vec<EntityUid>,
 ) -> Option<crate::fast::Env<'c>> {
     let shape = c.shapes.get(action)?;
     let record = shape.context.as_ref()?;
@@ -958,14 +962,7 @@ fn fast_env<'c>(
         }
         RequestContext::Typed(_) => return None,
     };
-    let store = &c.fast;
-    Some(crate::fast::Env {
-        store,
-        principal: store.resolve(&req.principal, unknown_entities),
-        action: store.resolve(action, unknown_entities),
-        resource: store.resolve(&req.resource, unknown_entities),
-        context,
-    })
+    Some(crate::fast::Env { store: &c.fast, principal, action: action_ref, resource, context })
 }
 
 /// Builds the Cedar context, inserting the clock's `now` where the schema declares it.

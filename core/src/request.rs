@@ -318,8 +318,64 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
+/// Running totals of a context within the limits: values, bytes of text.
+struct Tally {
+    values: usize,
+    bytes: usize,
+}
+
+impl Tally {
+    /// Adds `values` and `bytes`; false once past a limit.
+    fn add(&mut self, values: usize, bytes: usize) -> bool {
+        self.values += values;
+        self.bytes += bytes;
+        self.values <= MAX_CONTEXT_VALUES && self.bytes <= MAX_REQUEST_BYTES
+    }
+}
+
+/// Whether a [`ContextValue`] at `depth` and everything in it stays within
+/// the limits (no allocation; recursion stops past the depth limit).
+fn values_within(v: &ContextValue, depth: usize, t: &mut Tally) -> bool {
+    if depth > MAX_CONTEXT_DEPTH {
+        return false;
+    }
+    match v {
+        ContextValue::Set(items) => t.add(items.len(), 0) && items.iter().all(|i| values_within(i, depth + 1, t)),
+        ContextValue::Record(attrs) => {
+            t.add(attrs.len(), attrs.iter().map(|(k, _)| k.len()).sum())
+                && attrs.iter().all(|(_, i)| values_within(i, depth + 1, t))
+        }
+        ContextValue::String(s) => t.add(0, s.len()),
+        ContextValue::Bool(_) | ContextValue::Long(_) => true,
+    }
+}
+
+/// [`values_within`] for the JSON form.
+fn json_within(v: &Value, depth: usize, t: &mut Tally) -> bool {
+    if depth > MAX_CONTEXT_DEPTH {
+        return false;
+    }
+    match v {
+        Value::Array(items) => t.add(items.len(), 0) && items.iter().all(|i| json_within(i, depth + 1, t)),
+        Value::Object(m) => {
+            t.add(m.len(), m.keys().map(String::len).sum()) && m.values().all(|i| json_within(i, depth + 1, t))
+        }
+        Value::String(s) => t.add(0, s.len()),
+        _ => true,
+    }
+}
+
 /// Like [`check_depth`], for the [`ContextValue`] form.
 pub(crate) fn check_values(context: &[(String, ContextValue)]) -> Result<(), RequestError> {
+    // Within every limit (the common case): no walk with a heap stack. The
+    // totals only grow, so this holds exactly when the walk below finds no
+    // violation; the walk names the first one it meets.
+    let mut t = Tally { values: 0, bytes: 0 };
+    if t.add(context.len(), context.iter().map(|(k, _)| k.len()).sum())
+        && context.iter().all(|(_, v)| values_within(v, 1, &mut t))
+    {
+        return Ok(());
+    }
     let mut stack: Vec<(&ContextValue, usize)> = context.iter().map(|(_, v)| (v, 1)).collect();
     let (mut values, mut bytes) = (context.len(), context.iter().map(|(k, _)| k.len()).sum::<usize>());
     while let Some((v, depth)) = stack.pop() {
@@ -353,6 +409,13 @@ pub(crate) fn check_values(context: &[(String, ContextValue)]) -> Result<(), Req
 /// [`MAX_CONTEXT_VALUES`] values or more than [`MAX_REQUEST_BYTES`] of strings;
 /// without recursion.
 pub(crate) fn check_depth(context: &Map<String, Value>) -> Result<(), RequestError> {
+    // As in `check_values`: the walk below runs only past a limit.
+    let mut t = Tally { values: 0, bytes: 0 };
+    if t.add(context.len(), context.keys().map(String::len).sum())
+        && context.values().all(|v| json_within(v, 1, &mut t))
+    {
+        return Ok(());
+    }
     let mut stack: Vec<(&Value, usize)> = context.values().map(|v| (v, 1)).collect();
     let (mut values, mut bytes) = (context.len(), context.keys().map(String::len).sum::<usize>());
     while let Some((v, depth)) = stack.pop() {

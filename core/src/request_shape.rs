@@ -68,9 +68,15 @@ impl Record {
         Self { attrs, sorted, required }
     }
 
-    /// The declared attribute `name`: its shared name, type and whether it is required.
-    pub(crate) fn get(&self, name: &str) -> Option<&(Arc<str>, Ty, bool)> {
-        self.sorted.binary_search_by(|a| (*a.0).cmp(name)).ok().and_then(|i| self.sorted.get(i))
+    /// The declared attribute `name`: its position in `sorted`, and there its
+    /// shared name, type and whether it is required. A short record is
+    /// scanned (lengths differ for most names, so few bytes are compared).
+    pub(crate) fn position(&self, name: &str) -> Option<(usize, &(Arc<str>, Ty, bool))> {
+        if self.sorted.len() <= 8 {
+            return self.sorted.iter().enumerate().find(|(_, a)| *a.0 == *name);
+        }
+        let at = self.sorted.binary_search_by(|a| (*a.0).cmp(name)).ok()?;
+        self.sorted.get(at).map(|a| (at, a))
     }
 }
 
@@ -114,19 +120,19 @@ pub(crate) enum Fast<T> {
 
 /// Reads every action's request shape from the schema text (Cedar schema
 /// syntax, or Cedar's JSON schema format).
-pub(crate) fn action_shapes(schema_text: &str) -> HashMap<EntityUid, ActionShape> {
+pub(crate) fn action_shapes(schema_text: &str) -> crate::fast::FxMap<EntityUid, ActionShape> {
     let json = if crate::compile::is_json_schema(schema_text) {
         match serde_json::from_str::<Value>(schema_text) {
             Ok(json) => json,
-            Err(_) => return HashMap::new(),
+            Err(_) => return Default::default(),
         }
     } else {
         match cedar_policy::schema_str_to_json_with_resolved_types(schema_text) {
             Ok((json, _)) => json,
-            Err(_) => return HashMap::new(),
+            Err(_) => return Default::default(),
         }
     };
-    let Some(namespaces) = json.as_object() else { return HashMap::new() };
+    let Some(namespaces) = json.as_object() else { return Default::default() };
     let mut common: HashMap<String, &Value> = HashMap::new();
     let mut enums: HashSet<String> = HashSet::new();
     let mut entity_types: HashSet<String> = HashSet::new();
@@ -146,7 +152,7 @@ pub(crate) fn action_shapes(schema_text: &str) -> HashMap<EntityUid, ActionShape
         }
     }
     let resolver = Resolver { common: &common, entity_types: &entity_types, names: RefCell::new(HashMap::new()) };
-    let mut out = HashMap::new();
+    let mut out = crate::fast::FxMap::default();
     for (ns, body) in namespaces {
         let Some(actions) = body.get("actions").and_then(Value::as_object) else { continue };
         let Ok(action_type) = EntityTypeName::from_str(&qualify(ns, "Action")) else { continue };

@@ -20,7 +20,7 @@ use cedar_policy::{
     ResourceConstraint, Schema,
 };
 
-use crate::fast::{FastPolicy, FxMap};
+use crate::fast::{EntRef, FastPolicy, FxMap, Store};
 
 /// Policies of one index cell, as positions in the index's single list of
 /// policies (a policy filed in many cells is stored once), with their
@@ -76,86 +76,82 @@ impl Bucket {
     }
 }
 
-/// Principal key -> resource key -> bucket. `None` is "any".
-/// Keyed by policy entities and looked up by request entities: the Fx hash
-/// (a request cannot lengthen a chain in a table built at load).
+/// Principal key -> resource key -> bucket. `None` is "any"; entities are
+/// keyed by their number in the compiled evaluator's entity store (every
+/// entity a policy scope names is numbered at load), so a lookup hashes or
+/// compares a `u32`, never a uid, and reads ancestors from that store.
 type Cells = Keyed<Keyed<Bucket>>;
 
-/// A map keyed by `Option<EntityUid>` (`None`: any entity) that is looked up
-/// by reference: a decision clones no uid. (Cloning one updates reference
-/// counts inside the entity data that every deciding thread shares, which
-/// costs each thread cache-line transfers.)
 #[derive(Debug)]
 struct Keyed<V> {
     any: Option<V>,
-    by_uid: UidMap<V>,
+    by_id: IdMap<V>,
 }
 
 /// Most keys hold one or two entries (a grant's principal names one
-/// resource), so a small map is a list, scanned in order: a uid is 120 bytes,
-/// and a hash table's smallest allocation holds four entries.
+/// resource), so a small map is a list, scanned in order; a hash table's
+/// smallest allocation holds four entries.
 const FEW: usize = 4;
 
-/// Entries by uid: a short list, or a hash table past [`FEW`] entries.
+/// Entries by entity number: a short list, or a hash table past [`FEW`]
+/// entries (keyed by policy entities at load and looked up by request
+/// entities: the Fx hash, as a request cannot lengthen a chain).
 #[derive(Debug)]
-enum UidMap<V> {
-    Few(Vec<(EntityUid, V)>),
-    Many(FxMap<EntityUid, V>),
+enum IdMap<V> {
+    Few(Vec<(u32, V)>),
+    Many(FxMap<u32, V>),
 }
 
 impl<V> Default for Keyed<V> {
     fn default() -> Self {
-        Self { any: None, by_uid: UidMap::Few(Vec::new()) }
+        Self { any: None, by_id: IdMap::Few(Vec::new()) }
     }
 }
 
 impl<V: Default> Keyed<V> {
     /// Calls `f` with the entry of `key`, created empty if there is none.
-    fn with(&mut self, key: Option<EntityUid>, f: impl FnOnce(&mut V)) {
-        let Some(uid) = key else {
+    fn with(&mut self, key: Option<u32>, f: impl FnOnce(&mut V)) {
+        let Some(id) = key else {
             f(self.any.get_or_insert_with(V::default));
             return;
         };
-        if let UidMap::Few(list) = &mut self.by_uid {
-            if list.len() >= FEW && !list.iter().any(|(k, _)| *k == uid) {
-                self.by_uid = UidMap::Many(std::mem::take(list).into_iter().collect());
+        if let IdMap::Few(list) = &mut self.by_id {
+            if list.len() >= FEW && !list.iter().any(|(k, _)| *k == id) {
+                self.by_id = IdMap::Many(std::mem::take(list).into_iter().collect());
             }
         }
-        match &mut self.by_uid {
-            UidMap::Few(list) => {
-                let found = list.iter_mut().find(|(k, _)| *k == uid);
-                match found {
-                    Some((_, v)) => f(v),
-                    None => {
-                        let mut v = V::default();
-                        f(&mut v);
-                        list.push((uid, v));
-                    }
+        match &mut self.by_id {
+            IdMap::Few(list) => match list.iter_mut().find(|(k, _)| *k == id) {
+                Some((_, v)) => f(v),
+                None => {
+                    let mut v = V::default();
+                    f(&mut v);
+                    list.push((id, v));
                 }
-            }
-            UidMap::Many(map) => f(map.entry(uid).or_default()),
+            },
+            IdMap::Many(map) => f(map.entry(id).or_default()),
         }
     }
 }
 
 impl<V> Keyed<V> {
-    fn get(&self, key: Option<&EntityUid>) -> Option<&V> {
-        match (key, &self.by_uid) {
+    fn get(&self, key: Option<u32>) -> Option<&V> {
+        match (key, &self.by_id) {
             (None, _) => self.any.as_ref(),
-            (Some(uid), UidMap::Few(list)) => list.iter().find(|(k, _)| k == uid).map(|(_, v)| v),
-            (Some(uid), UidMap::Many(map)) => map.get(uid),
+            (Some(id), IdMap::Few(list)) => list.iter().find(|(k, _)| *k == id).map(|(_, v)| v),
+            (Some(id), IdMap::Many(map)) => map.get(&id),
         }
     }
 
     /// Calls `f` with every entry, then frees unused capacity.
     fn shrink(&mut self, mut f: impl FnMut(&mut V)) {
         self.any.iter_mut().for_each(&mut f);
-        match &mut self.by_uid {
-            UidMap::Few(list) => {
+        match &mut self.by_id {
+            IdMap::Few(list) => {
                 list.iter_mut().for_each(|(_, v)| f(v));
                 list.shrink_to_fit();
             }
-            UidMap::Many(map) => {
+            IdMap::Many(map) => {
                 map.values_mut().for_each(f);
                 map.shrink_to_fit();
             }
@@ -175,7 +171,8 @@ struct ActionCells {
 /// Policies by action, principal and resource scope.
 #[derive(Debug)]
 pub(crate) struct ScopeIndex {
-    by_action: FxMap<EntityUid, ActionCells>,
+    /// By the action's entity number.
+    by_action: FxMap<u32, ActionCells>,
     /// Every policy, for actions the schema does not declare (Cedar then
     /// rejects or evaluates the request as it would without an index). Built
     /// on first use: with a schema, such a request is refused before the
@@ -185,20 +182,24 @@ pub(crate) struct ScopeIndex {
     policies: Vec<Policy>,
     /// Each policy's compiled form, by position (for building `all`).
     fast: Vec<Option<Arc<FastPolicy>>>,
+    /// Each policy's principal and resource keys, by position (for building `all`).
+    keys: Vec<(Option<u32>, Option<u32>)>,
 }
 
 /// What filing one policy needs, read from it once (each of Cedar's scope
 /// accessors builds a fresh value).
 struct Filed<'a> {
-    principal: Option<EntityUid>,
-    resource: Option<EntityUid>,
+    principal: Option<u32>,
+    resource: Option<u32>,
     permit: bool,
     fast: Option<&'a Arc<FastPolicy>>,
 }
 
 impl<'a> Filed<'a> {
-    fn of(p: &Policy, fast: Option<&'a Arc<FastPolicy>>) -> Self {
-        Filed { principal: principal_key(p), resource: resource_key(p), permit: p.effect() == Effect::Permit, fast }
+    fn of(p: &Policy, fast: Option<&'a Arc<FastPolicy>>, store: &mut Store) -> Self {
+        let principal = principal_key(p).map(|uid| store.intern(&uid).id);
+        let resource = resource_key(p).map(|uid| store.intern(&uid).id);
+        Filed { principal, resource, permit: p.effect() == Effect::Permit, fast }
     }
 }
 
@@ -220,8 +221,8 @@ impl ActionCells {
     fn add(&mut self, at: u32, filed: &Filed<'_>) {
         self.keyed_principals |= filed.principal.is_some();
         self.keyed_resources |= filed.resource.is_some();
-        self.cells.with(filed.principal.clone(), |by_resource| {
-            by_resource.with(filed.resource.clone(), |bucket| bucket.add(at, filed));
+        self.cells.with(filed.principal, |by_resource| {
+            by_resource.with(filed.resource, |bucket| bucket.add(at, filed));
         });
     }
 
@@ -233,48 +234,63 @@ impl ActionCells {
 impl ScopeIndex {
     /// Files every policy (with its compiled form from `fast`, when it has one).
     /// Template-linked policies carry their links in their scope constraints,
-    /// so they are filed like static ones.
+    /// so they are filed like static ones. Every action and every entity a
+    /// scope names is numbered in `store` (the one decisions read).
     pub(crate) fn build(
         schema: &Schema,
         entities: &Entities,
         policies: Vec<Policy>,
         fast: &HashMap<PolicyId, Arc<FastPolicy>>,
+        store: &mut Store,
     ) -> Result<Self, String> {
-        let mut by_action: FxMap<EntityUid, ActionCells> =
-            schema.actions().map(|a| (a.clone(), ActionCells::default())).collect();
+        let actions: Vec<(EntityUid, u32)> = schema.actions().map(|a| (a.clone(), store.intern(a).id)).collect();
+        let mut by_action: FxMap<u32, ActionCells> =
+            actions.iter().map(|(_, id)| (*id, ActionCells::default())).collect();
         let mut compiled: Vec<Option<Arc<FastPolicy>>> = Vec::with_capacity(policies.len());
+        let mut keys = Vec::with_capacity(policies.len());
         for p in &policies {
             let at = u32::try_from(compiled.len()).map_err(|_| "more than 2^32 policies".to_string())?;
-            let filed = Filed::of(p, fast.get(p.id()));
+            let filed = Filed::of(p, fast.get(p.id()), store);
             match p.action_constraint() {
                 ActionConstraint::Any => by_action.values_mut().for_each(|cells| cells.add(at, &filed)),
                 // An action the schema does not declare files nowhere but `all`.
                 ActionConstraint::Eq(a) => {
-                    if let Some(cells) = by_action.get_mut(&a) {
+                    if let Some(cells) = store.index.get(&a).and_then(|id| by_action.get_mut(id)) {
                         cells.add(at, &filed);
                     }
                 }
                 ActionConstraint::In(groups) => {
-                    for (action, cells) in by_action.iter_mut() {
+                    for (action, id) in &actions {
                         if groups.iter().any(|g| g == action || entities.is_ancestor_of(g, action)) {
-                            cells.add(at, &filed);
+                            if let Some(cells) = by_action.get_mut(id) {
+                                cells.add(at, &filed);
+                            }
                         }
                     }
                 }
             }
+            keys.push((filed.principal, filed.resource));
             compiled.push(filed.fast.cloned());
         }
         for cells in by_action.values_mut() {
             cells.shrink();
         }
-        Ok(Self { by_action, all: OnceLock::new(), policies, fast: compiled })
+        Ok(Self { by_action, all: OnceLock::new(), policies, fast: compiled, keys })
     }
 
     /// Every policy filed under one set of cells (see `all`).
     fn file_all(&self) -> ActionCells {
         let mut all = ActionCells::default();
-        for (at, (p, fast)) in (0u32..).zip(self.policies.iter().zip(&self.fast)) {
-            all.add(at, &Filed::of(p, fast.as_ref()));
+        for (at, ((p, fast), (principal, resource))) in
+            (0u32..).zip(self.policies.iter().zip(&self.fast).zip(&self.keys))
+        {
+            let filed = Filed {
+                principal: *principal,
+                resource: *resource,
+                permit: p.effect() == Effect::Permit,
+                fast: fast.as_ref(),
+            };
+            all.add(at, &filed);
         }
         all.shrink();
         all
@@ -299,36 +315,33 @@ impl ScopeIndex {
         bucket.sets.get().map(|b| &**b).ok_or_else(|| "scope index: policy sets not kept".to_string())
     }
 
-    /// Calls `visit` with every bucket that can hold a policy applying to the request.
-    pub(crate) fn candidates<'a, 'e>(
+    /// Calls `visit` with every bucket that can hold a policy applying to the
+    /// request, whose entities are given as numbered by `store` (the store
+    /// the index was built with; see [`Store::resolve`]).
+    pub(crate) fn candidates<'a>(
         &'a self,
-        entities: &'e Entities,
-        principal: &'e EntityUid,
-        action: &EntityUid,
-        resource: &'e EntityUid,
+        store: &Store,
+        principal: EntRef,
+        action: EntRef,
+        resource: EntRef,
         mut visit: impl FnMut(&'a Bucket),
     ) {
-        let cells = match self.by_action.get(action) {
+        let cells = match self.by_action.get(&action.id) {
             Some(cells) => cells,
             None => self.all.get_or_init(|| self.file_all()),
         };
-        // Keys in order: any, the entity itself, its ancestors (as listed by
-        // the entity store); only "any" when no policy names such an entity.
-        let keys = |uid: &'e EntityUid, keyed: bool| -> Vec<Option<&'e EntityUid>> {
-            if !keyed {
-                return vec![None];
-            }
-            let mut keys = vec![None, Some(uid)];
-            if let Some(ancestors) = entities.ancestors(uid) {
-                keys.extend(ancestors.map(Some));
-            }
-            keys
+        // Keys: "any", then the entity itself and its ancestors (from the
+        // store: an entity it does not hold has none); only "any" when no
+        // policy names such an entity.
+        let ancestors = |e: EntRef| store.data(e).map_or(&[][..], |d| &d.ancestors[..]);
+        let keys = |e: EntRef, keyed: bool| {
+            let (own, above) = if keyed { (Some(e.id), ancestors(e)) } else { (None, &[][..]) };
+            std::iter::once(None).chain(own.map(Some)).chain(above.iter().map(|a| Some(*a)))
         };
-        let resource_keys = keys(resource, cells.keyed_resources);
         for pk in keys(principal, cells.keyed_principals) {
             let Some(by_resource) = cells.cells.get(pk) else { continue };
-            for rk in &resource_keys {
-                if let Some(bucket) = by_resource.get(*rk) {
+            for rk in keys(resource, cells.keyed_resources) {
+                if let Some(bucket) = by_resource.get(rk) {
                     visit(bucket);
                 }
             }
@@ -349,9 +362,11 @@ mod tests {
     }
 
     /// Positions (in text order) of the policies in every bucket visited.
-    fn visited(index: &ScopeIndex, entities: &Entities, principal: &str, action: &str, resource: &str) -> Vec<u32> {
+    fn visited(index: &ScopeIndex, store: &Store, principal: &str, action: &str, resource: &str) -> Vec<u32> {
         let mut out = Vec::new();
-        index.candidates(entities, &uid(principal), &uid(action), &uid(resource), |b| out.extend(&b.members));
+        let mut unknown = Vec::new();
+        let [p, a, r] = [principal, action, resource].map(|s| store.resolve(&uid(s), &mut unknown));
+        index.candidates(store, p, a, r, |b| out.extend(&b.members));
         out.sort_unstable();
         out
     }
@@ -379,21 +394,25 @@ mod tests {
         let (schema, _) = Schema::from_cedarschema_str(SCHEMA).unwrap();
         let entities = schema.action_entities().unwrap();
         let set = PolicySet::from_str(&text).unwrap();
-        let index = ScopeIndex::build(&schema, &entities, set.policies().cloned().collect(), &HashMap::new()).unwrap();
+        let mut store = crate::fast::build(&entities, &[], std::iter::empty()).store;
+        let index =
+            ScopeIndex::build(&schema, &entities, set.policies().cloned().collect(), &HashMap::new(), &mut store)
+                .unwrap();
+        let entities = &store;
         for i in 0..10u32 {
-            let got = visited(&index, &entities, "Agent::\"a\"", "Action::\"read\"", &format!("Repo::\"r{i}\""));
+            let got = visited(&index, entities, "Agent::\"a\"", "Action::\"read\"", &format!("Repo::\"r{i}\""));
             assert_eq!(got, if i == 3 { vec![3, 10] } else { vec![i] }, "r{i}");
         }
-        assert_eq!(visited(&index, &entities, "Agent::\"a\"", "Action::\"write\"", "Repo::\"r1\""), Vec::<u32>::new());
-        assert_eq!(visited(&index, &entities, "Agent::\"b\"", "Action::\"write\"", "Repo::\"r3\""), vec![10, 11]);
+        assert_eq!(visited(&index, entities, "Agent::\"a\"", "Action::\"write\"", "Repo::\"r1\""), Vec::<u32>::new());
+        assert_eq!(visited(&index, entities, "Agent::\"b\"", "Action::\"write\"", "Repo::\"r3\""), vec![10, 11]);
         for i in 0..6u32 {
             let principal = format!("Agent::\"c{i}\"");
-            assert_eq!(visited(&index, &entities, &principal, "Action::\"write\"", "Repo::\"x\""), vec![12 + i]);
-            assert_eq!(visited(&index, &entities, &principal, "Action::\"read\"", "Repo::\"x\""), Vec::<u32>::new());
+            assert_eq!(visited(&index, entities, &principal, "Action::\"write\"", "Repo::\"x\""), vec![12 + i]);
+            assert_eq!(visited(&index, entities, &principal, "Action::\"read\"", "Repo::\"x\""), Vec::<u32>::new());
         }
         assert!(index.all.get().is_none(), "filed only when an undeclared action is asked");
-        assert_eq!(visited(&index, &entities, "Agent::\"a\"", "Action::\"nope\"", "Repo::\"r1\""), vec![1]);
-        assert_eq!(visited(&index, &entities, "Agent::\"c2\"", "Action::\"nope\"", "Repo::\"r3\""), vec![10, 14]);
+        assert_eq!(visited(&index, entities, "Agent::\"a\"", "Action::\"nope\"", "Repo::\"r1\""), vec![1]);
+        assert_eq!(visited(&index, entities, "Agent::\"c2\"", "Action::\"nope\"", "Repo::\"r3\""), vec![10, 14]);
         assert!(index.all.get().is_some());
     }
 }

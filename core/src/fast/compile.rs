@@ -424,31 +424,36 @@ pub(crate) fn convert_context<'a, S: ContextSource + 'a>(
     record: &Record,
     now: Option<i64>,
 ) -> Option<Value> {
-    let mut out: Vec<(Arc<str>, Value)> = Vec::with_capacity(attrs.size_hint().0 + 1);
+    let mut out: Vec<(usize, Arc<str>, Value)> = Vec::with_capacity(attrs.size_hint().0 + 1);
     let mut required = 0usize;
     for (k, v) in attrs {
         if now.is_some() && k == "now" {
             continue;
         }
-        let (name, ty, req) = record.get(k)?;
+        let (at, (name, ty, req)) = record.position(k)?;
         required += usize::from(*req);
-        out.push((Arc::clone(name), value(v, ty)?));
+        out.push((at, Arc::clone(name), value(v, ty)?));
     }
     if let Some(now) = now {
-        required += usize::from(record.get("now").is_some_and(|a| a.2));
-        let name = record.get("now").map_or_else(|| Arc::from("now"), |a| Arc::clone(&a.0));
-        out.push((name, Value::Datetime(now)));
+        // `now` is declared whenever the engine stamps it (`declares_now`).
+        let (at, (name, _, req)) = record.position("now")?;
+        required += usize::from(*req);
+        out.push((at, Arc::clone(name), Value::Datetime(now)));
     }
     unique_record(out, required, record.required)
 }
 
-/// The record, when its keys are unique and every required attribute is there.
-fn unique_record(attrs: Vec<(Arc<str>, Value)>, required: usize, wanted: usize) -> Option<Value> {
-    let attrs = sorted(attrs);
+/// The record, when its keys are unique and every required attribute is
+/// there. Each attribute comes with its position in the record type's sorted
+/// list, so ordering and repeats are decided on integers, not names.
+fn unique_record(mut attrs: Vec<(usize, Arc<str>, Value)>, required: usize, wanted: usize) -> Option<Value> {
+    if !attrs.is_sorted_by_key(|a| a.0) {
+        attrs.sort_unstable_by_key(|a| a.0);
+    }
     if required != wanted || attrs.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
         return None;
     }
-    Some(Value::Record(attrs))
+    Some(Value::Record(attrs.into_iter().map(|(_, k, v)| (k, v)).collect()))
 }
 
 fn value<S: ContextSource>(v: &S, ty: &Ty) -> Option<Value> {
@@ -468,9 +473,9 @@ fn value<S: ContextSource>(v: &S, ty: &Ty) -> Option<Value> {
                 if k == "__extn" || k == "__entity" {
                     return None;
                 }
-                let (name, t, req) = r.get(k)?;
+                let (at, (name, t, req)) = r.position(k)?;
                 required += usize::from(*req);
-                attrs.push((Arc::clone(name), value(item, t)?));
+                attrs.push((at, Arc::clone(name), value(item, t)?));
             }
             return unique_record(attrs, required, r.required);
         }
