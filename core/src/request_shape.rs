@@ -40,13 +40,16 @@ pub(crate) enum Ext {
     Decimal,
 }
 
+/// A declared record attribute: its shared name, type and whether it is required.
+pub(crate) type Attr = (Arc<str>, Ty, bool);
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Record {
     /// attribute -> (type, required)
     pub attrs: HashMap<String, (Ty, bool)>,
     /// The same attributes sorted by name (for the compiled evaluator's
     /// context conversion: no hashing, shared names).
-    pub sorted: Vec<(Arc<str>, Ty, bool)>,
+    pub sorted: Vec<Attr>,
     /// How many attributes are required.
     pub required: usize,
 }
@@ -71,7 +74,7 @@ impl Record {
     /// The declared attribute `name`: its position in `sorted`, and there its
     /// shared name, type and whether it is required. A short record is
     /// scanned (lengths differ for most names, so few bytes are compared).
-    pub(crate) fn position(&self, name: &str) -> Option<(usize, &(Arc<str>, Ty, bool))> {
+    pub(crate) fn position(&self, name: &str) -> Option<(usize, &Attr)> {
         if self.sorted.len() <= 8 {
             return self.sorted.iter().enumerate().find(|(_, a)| *a.0 == *name);
         }
