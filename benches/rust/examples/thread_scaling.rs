@@ -12,6 +12,9 @@
 use std::time::Duration;
 
 use agentauthz::{Engine, Request};
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use agentauthz_benches::threads;
 use agentauthz_benches::workload::{read_dir, tool_call};
 
