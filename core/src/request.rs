@@ -333,36 +333,21 @@ impl Tally {
     }
 }
 
-/// Whether a [`ContextValue`] at `depth` and everything in it stays within
-/// the limits (no allocation; recursion stops past the depth limit).
-fn values_within(v: &ContextValue, depth: usize, t: &mut Tally) -> bool {
+/// Whether a context value (either form) at `depth` and everything in it
+/// stays within the limits (no allocation; recursion stops past the depth
+/// limit). The totals only grow, so counting attribute by attribute reaches
+/// the same verdict as counting a record at once.
+fn within<S: crate::fast::ContextSource>(v: &S, depth: usize, t: &mut Tally) -> bool {
     if depth > MAX_CONTEXT_DEPTH {
         return false;
     }
-    match v {
-        ContextValue::Set(items) => t.add(items.len(), 0) && items.iter().all(|i| values_within(i, depth + 1, t)),
-        ContextValue::Record(attrs) => {
-            t.add(attrs.len(), attrs.iter().map(|(k, _)| k.len()).sum())
-                && attrs.iter().all(|(_, i)| values_within(i, depth + 1, t))
-        }
-        ContextValue::String(s) => t.add(0, s.len()),
-        ContextValue::Bool(_) | ContextValue::Long(_) => true,
+    if let Some(items) = v.as_set() {
+        return t.add(items.len(), 0) && items.iter().all(|i| within(i, depth + 1, t));
     }
-}
-
-/// [`values_within`] for the JSON form.
-fn json_within(v: &Value, depth: usize, t: &mut Tally) -> bool {
-    if depth > MAX_CONTEXT_DEPTH {
-        return false;
+    if let Some(mut attrs) = v.as_record() {
+        return attrs.all(|(k, i)| t.add(1, k.len()) && within(i, depth + 1, t));
     }
-    match v {
-        Value::Array(items) => t.add(items.len(), 0) && items.iter().all(|i| json_within(i, depth + 1, t)),
-        Value::Object(m) => {
-            t.add(m.len(), m.keys().map(String::len).sum()) && m.values().all(|i| json_within(i, depth + 1, t))
-        }
-        Value::String(s) => t.add(0, s.len()),
-        _ => true,
-    }
+    v.as_str().is_none_or(|s| t.add(0, s.len()))
 }
 
 /// Like [`check_depth`], for the [`ContextValue`] form.
@@ -372,7 +357,7 @@ pub(crate) fn check_values(context: &[(String, ContextValue)]) -> Result<(), Req
     // violation; the walk names the first one it meets.
     let mut t = Tally { values: 0, bytes: 0 };
     if t.add(context.len(), context.iter().map(|(k, _)| k.len()).sum())
-        && context.iter().all(|(_, v)| values_within(v, 1, &mut t))
+        && context.iter().all(|(_, v)| within(v, 1, &mut t))
     {
         return Ok(());
     }
@@ -411,9 +396,7 @@ pub(crate) fn check_values(context: &[(String, ContextValue)]) -> Result<(), Req
 pub(crate) fn check_depth(context: &Map<String, Value>) -> Result<(), RequestError> {
     // As in `check_values`: the walk below runs only past a limit.
     let mut t = Tally { values: 0, bytes: 0 };
-    if t.add(context.len(), context.keys().map(String::len).sum())
-        && context.values().all(|v| json_within(v, 1, &mut t))
-    {
+    if t.add(context.len(), context.keys().map(String::len).sum()) && context.values().all(|v| within(v, 1, &mut t)) {
         return Ok(());
     }
     let mut stack: Vec<(&Value, usize)> = context.values().map(|v| (v, 1)).collect();

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use cedar_policy::{Effect, EntityUid, PolicyId};
 
-pub(crate) use compile::{build, convert_context, FastSet};
+pub(crate) use compile::{build, convert_context, ContextSource, FastSet};
 pub(crate) use eval::eval_policy;
 
 /// Evaluation stopped: let Cedar evaluate instead.
