@@ -129,8 +129,8 @@ pub fn entity_uid(type_name: &str, id: &str) -> Result<EntityUid, RequestError> 
 const TYPE_CACHE_MAX: usize = 1024;
 
 thread_local! {
-    static TYPE_NAMES: std::cell::RefCell<std::collections::HashMap<Box<str>, EntityTypeName>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static TYPE_NAMES: std::cell::RefCell<crate::fast::FxMap<Box<str>, EntityTypeName>> =
+        std::cell::RefCell::new(crate::fast::FxMap::default());
 }
 
 /// `EntityTypeName::from_str`, remembering each name that parsed.
