@@ -479,10 +479,11 @@ fn own_name(name: &Arc<str>) -> Arc<str> {
 /// attributes; the map is emptied when full, as after many reloads).
 const NAME_COPIES_MAX: usize = 4096;
 
+/// Shared name's address -> (the shared name, this thread's copy).
+type NameCopies = super::FxMap<usize, (Arc<str>, Arc<str>)>;
+
 thread_local! {
-    /// Shared name's address -> (the shared name, this thread's copy).
-    static NAME_COPIES: std::cell::RefCell<super::FxMap<usize, (Arc<str>, Arc<str>)>> =
-        std::cell::RefCell::new(super::FxMap::default());
+    static NAME_COPIES: std::cell::RefCell<NameCopies> = std::cell::RefCell::new(NameCopies::default());
 }
 
 /// The record, when its keys are unique and every required attribute is
