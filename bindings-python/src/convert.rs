@@ -235,7 +235,10 @@ fn to_value(obj: &Bound<'_, PyAny>, depth: usize, limits: &mut Limits) -> Result
         // Index-based: the list may change size if a __repr__ elsewhere mutates it.
         let mut out = Vec::with_capacity(l.len());
         let mut i = 0;
-        while let Ok(item) = l.get_item(i) {
+        // Bounds checked each time (the list may shrink meanwhile): ending on
+        // `get_item`'s IndexError would build a Python exception per list.
+        while i < l.len() {
+            let Ok(item) = l.get_item(i) else { break };
             out.push(to_value(&item, depth + 1, limits).map_err(|e| e.at(format!("[{i}]")))?);
             i += 1;
         }
@@ -398,7 +401,7 @@ pub(crate) fn duration(obj: &Bound<'_, PyAny>) -> Result<Duration, ConvError> {
 /// A `now=` argument: an aware `datetime` or an RFC 3339 string.
 pub(crate) fn instant(obj: &Bound<'_, PyAny>) -> Result<SystemTime, ConvError> {
     if let Ok(s) = obj.cast::<PyString>() {
-        let text = py_str(s)?;
+        let text = py_str_ref(s)?;
         return agentauthz::parse_rfc3339(&text)
             .ok_or_else(|| ConvError::new(format!("{text:?} is not an RFC 3339 instant like 2026-11-25T10:00:00Z")));
     }
