@@ -114,14 +114,17 @@ impl<'de> serde::Deserialize<'de> for Tree {
                 Ok(Tree::String(s))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                // serde_json gives no size hint: start with room for a short
+                // array or object instead of growing from empty (each growth
+                // is a reallocation and a copy).
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(4096));
                 while let Some(item) = seq.next_element()? {
                     items.push(item);
                 }
                 Ok(Tree::Array(items))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Tree, A::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8).min(4096));
                 while let Some(entry) = map.next_entry::<String, Tree>()? {
                     fields.push(entry);
                 }
