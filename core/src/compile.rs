@@ -144,17 +144,6 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     })
 }
 
-/// `f` over every item, in order: on several threads, in contiguous parts,
-/// when there are at least `min` items.
-pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], min: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = load_threads();
-    if items.len() < min.max(2) || threads < 2 {
-        return items.iter().map(f).collect();
-    }
-    let parts: Vec<&[T]> = items.chunks(items.len().div_ceil(threads)).collect();
-    in_parallel(&parts, |part| part.iter().map(&f).collect::<Vec<R>>()).into_iter().flatten().collect()
-}
-
 /// Splits policy text into about `n` pieces of whole statements: cuts only
 /// after a `;` outside string literals, `//` comments and brackets. Each piece
 /// comes with its byte offset in `text`.

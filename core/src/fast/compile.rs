@@ -2,13 +2,12 @@
 //! the compiled evaluator's representation; request contexts at decision time.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PolicyId, PrincipalConstraint,
-    ResourceConstraint,
+    ActionConstraint, Entities, EntityUid, EvalResult, Policy, PolicyId, PrincipalConstraint, ResourceConstraint,
 };
+use cedar_policy_core::ast;
 use serde_json::Value as Json;
 
 use super::eval::apply_ext;
@@ -81,13 +80,10 @@ pub(crate) fn build<'s>(
             *slot = Some(EntityData { ancestors: ancestors.into(), attrs, tags });
         }
     }
-    // Each policy's JSON form (the costly part, independent of the store) on
-    // several threads for large sets; then compiled in order.
-    let list: Vec<&Policy> = policies.iter().collect();
-    let forms = crate::compile::par_map(&list, crate::compile::PARALLEL_MIN_POLICIES, |p| json_form(p));
+    // Straight from Cedar's own tree of each policy (what Cedar evaluates).
     let mut out = HashMap::new();
-    for (p, form) in list.into_iter().zip(forms) {
-        if let Some(fp) = form.and_then(|form| policy(p, &form, &mut Cx { store: &mut store, names: &mut names })) {
+    for p in policies {
+        if let Some(fp) = policy(p, &mut Cx { store: &mut store, names: &mut names }) {
             out.insert(p.id().clone(), Arc::new(fp));
         }
     }
@@ -145,18 +141,7 @@ struct Cx<'a> {
     names: &'a mut Names,
 }
 
-/// Cedar's own tree of a static policy, converted to its JSON form:
-/// `Policy::to_json` would re-parse the policy's source text (most of the load
-/// time at scale).
-fn json_form(p: &Policy) -> Option<serde_json::Value> {
-    if !p.is_static() {
-        return None;
-    }
-    let ast: &cedar_policy_core::ast::Policy = p.as_ref();
-    serde_json::to_value(cedar_policy_core::est::Policy::from(ast.clone())).ok()
-}
-
-fn policy(p: &Policy, json: &serde_json::Value, cx: &mut Cx<'_>) -> Option<FastPolicy> {
+fn policy(p: &Policy, cx: &mut Cx<'_>) -> Option<FastPolicy> {
     let store = &mut *cx.store;
     if !p.is_static() {
         return None;
@@ -180,118 +165,111 @@ fn policy(p: &Policy, json: &serde_json::Value, cx: &mut Cx<'_>) -> Option<FastP
         ActionConstraint::Eq(e) => ActionScope::Eq(store.intern(&e).id),
         ActionConstraint::In(es) => ActionScope::In(es.iter().map(|e| store.intern(e).id).collect()),
     };
-    let mut conditions = Vec::new();
-    for c in json.get("conditions")?.as_array()? {
-        let when = match c.get("kind")?.as_str()? {
-            "when" => true,
-            "unless" => false,
-            _ => return None,
-        };
-        conditions.push((when, expr(c.get("body")?, cx, 0)?));
-    }
+    // Cedar's tree holds the `when` and `unless` clauses as one expression
+    // (`when { a } unless { b }` is `a && !b`), which is what Cedar evaluates.
+    let ast: &cedar_policy_core::ast::Policy = p.as_ref();
+    let conditions = match ast.non_scope_constraints() {
+        Some(body) => vec![(true, expr(body, cx, 0)?)],
+        None => Vec::new(),
+    };
     Some(FastPolicy { id: p.id().clone(), effect: p.effect(), principal, action, resource, conditions })
 }
 
 /// Deeper expressions are left to Cedar (keeps recursion bounded).
 const MAX_DEPTH: usize = 200;
 
-fn boxed(j: Option<&Json>, cx: &mut Cx<'_>, depth: usize) -> Option<Box<Expr>> {
-    expr(j?, cx, depth + 1).map(Box::new)
+fn boxed(e: &ast::Expr, cx: &mut Cx<'_>, depth: usize) -> Option<Box<Expr>> {
+    expr(e, cx, depth + 1).map(Box::new)
 }
 
-fn entity_uid(j: &Json) -> Option<EntityUid> {
-    let t = EntityTypeName::from_str(j.get("type")?.as_str()?).ok()?;
-    Some(EntityUid::from_type_name_and_id(t, EntityId::new(j.get("id")?.as_str()?)))
+fn literal(l: &ast::Literal, store: &mut Store) -> Value {
+    match l {
+        ast::Literal::Bool(b) => Value::Bool(*b),
+        ast::Literal::Long(n) => Value::Long(*n),
+        ast::Literal::String(s) => Value::Str(Arc::from(s.as_str())),
+        ast::Literal::EntityUID(uid) => Value::Entity(store.intern(&EntityUid::from(ast::EntityUID::clone(uid)))),
+    }
 }
 
-fn literal(j: &Json, store: &mut Store) -> Option<Value> {
-    Some(match j {
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => Value::Long(n.as_i64()?),
-        Json::String(s) => Value::Str(Arc::from(s.as_str())),
-        Json::Object(o) if o.len() == 1 => Value::Entity(store.intern(&entity_uid(o.get("__entity")?)?)),
-        _ => return None,
-    })
-}
-
-fn expr(j: &Json, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
+/// A Cedar expression in the compiled form; `None` for what this evaluator
+/// leaves to Cedar (slots, unknowns, other extensions, deep nesting).
+fn expr(e: &ast::Expr, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
+    use ast::ExprKind as K;
     if depth > MAX_DEPTH {
         return None;
     }
-    let obj = j.as_object()?;
-    if obj.len() != 1 {
-        return None;
-    }
-    let (key, body) = obj.iter().next()?;
-    let arg = |name: &str| body.get(name);
-    let bin = |op: BinOp, cx: &mut Cx<'_>| -> Option<Expr> {
-        Some(Expr::Bin(op, boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?))
-    };
-    let e = match key.as_str() {
-        "Value" => Expr::Const(literal(body, cx.store)?),
-        "Var" => Expr::Var(match body.as_str()? {
-            "principal" => Var::Principal,
-            "action" => Var::Action,
-            "resource" => Var::Resource,
-            "context" => Var::Context,
-            _ => return None,
+    let e = match e.expr_kind() {
+        K::Lit(l) => Expr::Const(literal(l, cx.store)),
+        K::Var(v) => Expr::Var(match v {
+            ast::Var::Principal => Var::Principal,
+            ast::Var::Action => Var::Action,
+            ast::Var::Resource => Var::Resource,
+            ast::Var::Context => Var::Context,
         }),
-        "!" => Expr::Not(boxed(arg("arg"), cx, depth)?),
-        "neg" => Expr::Neg(boxed(arg("arg"), cx, depth)?),
-        "isEmpty" => Expr::IsEmpty(boxed(arg("arg"), cx, depth)?),
-        "&&" => Expr::And(boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?),
-        "||" => Expr::Or(boxed(arg("left"), cx, depth)?, boxed(arg("right"), cx, depth)?),
-        "==" => bin(BinOp::Eq, cx)?,
-        "!=" => bin(BinOp::NotEq, cx)?,
-        "in" => bin(BinOp::In, cx)?,
-        "<" => bin(BinOp::Less, cx)?,
-        "<=" => bin(BinOp::LessEq, cx)?,
-        ">" => bin(BinOp::Greater, cx)?,
-        ">=" => bin(BinOp::GreaterEq, cx)?,
-        "+" => bin(BinOp::Add, cx)?,
-        "-" => bin(BinOp::Sub, cx)?,
-        "*" => bin(BinOp::Mul, cx)?,
-        "contains" => bin(BinOp::Contains, cx)?,
-        "containsAll" => bin(BinOp::ContainsAll, cx)?,
-        "containsAny" => bin(BinOp::ContainsAny, cx)?,
-        "getTag" => bin(BinOp::GetTag, cx)?,
-        "hasTag" => bin(BinOp::HasTag, cx)?,
-        "." => Expr::GetAttr(boxed(arg("left"), cx, depth)?, cx.names.intern(arg("attr")?.as_str()?)),
-        "has" => {
-            let attrs: Vec<Arc<str>> = match arg("attr")? {
-                Json::String(s) => vec![cx.names.intern(s)],
-                Json::Array(a) => a.iter().map(|s| s.as_str().map(|s| cx.names.intern(s))).collect::<Option<_>>()?,
-                _ => return None,
-            };
-            if attrs.is_empty() {
-                return None;
-            }
-            Expr::Has(boxed(arg("left"), cx, depth)?, attrs.into())
-        }
-        "like" => {
-            let mut pat = Vec::new();
-            for el in arg("pattern")?.as_array()? {
-                match el {
-                    Json::String(w) if w == "Wildcard" => pat.push(Pat::Star),
-                    Json::Object(o) if o.len() == 1 => pat.extend(o.get("Literal")?.as_str()?.chars().map(Pat::Char)),
-                    _ => return None,
+        K::UnaryApp { op, arg } => match op {
+            // Cedar writes `a != b` as `!(a == b)`, `a > b` as `!(a <= b)` and
+            // `a >= b` as `!(a < b)`: one comparison here.
+            ast::UnaryOp::Not => match arg.expr_kind() {
+                K::BinaryApp {
+                    op: inner @ (ast::BinaryOp::Eq | ast::BinaryOp::LessEq | ast::BinaryOp::Less),
+                    arg1,
+                    arg2,
+                } => {
+                    let op = match inner {
+                        ast::BinaryOp::Eq => BinOp::NotEq,
+                        ast::BinaryOp::LessEq => BinOp::Greater,
+                        _ => BinOp::GreaterEq,
+                    };
+                    Expr::Bin(op, boxed(arg1, cx, depth + 1)?, boxed(arg2, cx, depth + 1)?)
                 }
-            }
-            Expr::Like(boxed(arg("left"), cx, depth)?, pat.into())
-        }
-        "is" => {
-            let t = EntityTypeName::from_str(arg("entity_type")?.as_str()?).ok()?;
-            let within = match arg("in") {
-                Some(e) => Some(boxed(Some(e), cx, depth)?),
-                None => None,
+                _ => Expr::Not(boxed(arg, cx, depth)?),
+            },
+            ast::UnaryOp::Neg => Expr::Neg(boxed(arg, cx, depth)?),
+            ast::UnaryOp::IsEmpty => Expr::IsEmpty(boxed(arg, cx, depth)?),
+        },
+        K::And { left, right } => Expr::And(boxed(left, cx, depth)?, boxed(right, cx, depth)?),
+        K::Or { left, right } => Expr::Or(boxed(left, cx, depth)?, boxed(right, cx, depth)?),
+        K::BinaryApp { op, arg1, arg2 } => {
+            let op = match op {
+                ast::BinaryOp::Eq => BinOp::Eq,
+                ast::BinaryOp::Less => BinOp::Less,
+                ast::BinaryOp::LessEq => BinOp::LessEq,
+                ast::BinaryOp::Add => BinOp::Add,
+                ast::BinaryOp::Sub => BinOp::Sub,
+                ast::BinaryOp::Mul => BinOp::Mul,
+                ast::BinaryOp::In => BinOp::In,
+                ast::BinaryOp::Contains => BinOp::Contains,
+                ast::BinaryOp::ContainsAll => BinOp::ContainsAll,
+                ast::BinaryOp::ContainsAny => BinOp::ContainsAny,
+                ast::BinaryOp::GetTag => BinOp::GetTag,
+                ast::BinaryOp::HasTag => BinOp::HasTag,
             };
-            Expr::Is(boxed(arg("left"), cx, depth)?, cx.store.type_id(&t.to_string()), within)
+            Expr::Bin(op, boxed(arg1, cx, depth)?, boxed(arg2, cx, depth)?)
         }
-        "if-then-else" => {
-            Expr::If(boxed(arg("if"), cx, depth)?, boxed(arg("then"), cx, depth)?, boxed(arg("else"), cx, depth)?)
+        K::GetAttr { expr: a, attr } => Expr::GetAttr(boxed(a, cx, depth)?, cx.names.intern(attr)),
+        K::HasAttr { expr: a, attr } => Expr::Has(boxed(a, cx, depth)?, vec![cx.names.intern(attr)].into()),
+        K::ExtHasAttr { expr: a, attrs } => {
+            let attrs: Vec<Arc<str>> = attrs.iter().map(|s| cx.names.intern(s)).collect();
+            Expr::Has(boxed(a, cx, depth)?, attrs.into())
         }
-        "Set" => {
-            let items = body.as_array()?.iter().map(|e| expr(e, cx, depth + 1)).collect::<Option<Vec<_>>>()?;
+        K::Like { expr: a, pattern } => {
+            let pat: Vec<Pat> = pattern
+                .iter()
+                .map(|el| match el {
+                    ast::PatternElem::Char(c) => Pat::Char(*c),
+                    ast::PatternElem::Wildcard => Pat::Star,
+                })
+                .collect();
+            Expr::Like(boxed(a, cx, depth)?, pat.into())
+        }
+        K::Is { expr: a, entity_type } => {
+            Expr::Is(boxed(a, cx, depth)?, cx.store.type_id(&entity_type.to_string()), None)
+        }
+        K::If { test_expr, then_expr, else_expr } => {
+            Expr::If(boxed(test_expr, cx, depth)?, boxed(then_expr, cx, depth)?, boxed(else_expr, cx, depth)?)
+        }
+        K::Set(items) => {
+            let items = items.iter().map(|e| expr(e, cx, depth + 1)).collect::<Option<Vec<_>>>()?;
             if items.iter().all(|e| matches!(e, Expr::Const(_))) {
                 Expr::Const(Value::Set(
                     items.into_iter().filter_map(|e| if let Expr::Const(v) = e { Some(v) } else { None }).collect(),
@@ -300,12 +278,12 @@ fn expr(j: &Json, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
                 Expr::Set(items)
             }
         }
-        "Record" => {
-            let mut items: Vec<(Arc<str>, Expr)> = Vec::new();
-            for (k, e) in body.as_object()? {
+        K::Record(fields) => {
+            // Sorted by name already (a BTreeMap).
+            let mut items: Vec<(Arc<str>, Expr)> = Vec::with_capacity(fields.len());
+            for (k, e) in fields.iter() {
                 items.push((cx.names.intern(k), expr(e, cx, depth + 1)?));
             }
-            items.sort_by(|a, b| a.0.cmp(&b.0));
             if items.iter().all(|(_, e)| matches!(e, Expr::Const(_))) {
                 let attrs: Vec<(Arc<str>, Value)> = items
                     .into_iter()
@@ -316,8 +294,8 @@ fn expr(j: &Json, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
                 Expr::Record(items)
             }
         }
-        name => {
-            let f = match name {
+        K::ExtensionFunctionApp { fn_name, args } => {
+            let f = match fn_name.to_string().as_str() {
                 "datetime" => ExtFn::Datetime,
                 "duration" => ExtFn::Duration,
                 "offset" => ExtFn::Offset,
@@ -331,7 +309,7 @@ fn expr(j: &Json, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
                 "toDays" => ExtFn::ToDays,
                 _ => return None,
             };
-            let args = body.as_array()?.iter().map(|e| expr(e, cx, depth + 1)).collect::<Option<Vec<_>>>()?;
+            let args = args.iter().map(|e| expr(e, cx, depth + 1)).collect::<Option<Vec<_>>>()?;
             let arity = match f {
                 ExtFn::Offset | ExtFn::DurationSince => 2,
                 _ => 1,
@@ -347,6 +325,7 @@ fn expr(j: &Json, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
                 _ => Expr::Ext(f, args),
             }
         }
+        _ => return None,
     };
     Some(e)
 }
