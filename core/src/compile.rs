@@ -286,15 +286,17 @@ fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Com
     // each takes milliseconds, which a hook process pays on every tool call.
     // Errors are reported in the order of a sequential load: schema, policies,
     // validation, entities.
-    let (schema_side, parsed) = alongside(
+    // The request shapes read the schema text on their own: they go with the
+    // policies, the shorter side.
+    let (schema_side, (parsed, shapes)) = alongside(
         || {
             let schema = parse_schema(sources)?;
             let entities = parse_entities(sources, &schema);
-            Ok((schema, entities, action_shapes(&sources.schema.text)))
+            Ok((schema, entities))
         },
-        || parse_policies(sources, on_invalid == OnInvalid::Refuse),
+        || (parse_policies(sources, on_invalid == OnInvalid::Refuse), action_shapes(&sources.schema.text)),
     );
-    let (schema, entities, shapes) = schema_side?;
+    let (schema, entities) = schema_side?;
     let parsed = parsed?;
     if on_invalid == OnInvalid::Refuse {
         let issues = validate(&schema, &parsed, sources);
