@@ -40,6 +40,35 @@ pub struct MatcherBuilder {
 #[cfg(feature = "std")]
 const KEPT_CACHES: usize = 4;
 
+/// The DFAs built so far in this process, by their token regexes (agentauthz
+/// patch). A DFA depends on nothing but its regexes and the fixed
+/// configuration above, so the same regexes give an interchangeable DFA; a
+/// clone shares the compiled automaton (regex-automata keeps it behind an `Arc`).
+#[cfg(feature = "std")]
+mod built {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use regex_automata::hybrid::dfa::DFA;
+
+    /// Distinct token sets kept (a process links a few grammars at most).
+    const KEPT: usize = 8;
+
+    static BUILT: std::sync::Mutex<Vec<(Vec<String>, DFA)>> = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn find(key: &[String]) -> Option<DFA> {
+        let built = BUILT.lock().ok()?;
+        built.iter().find(|(k, _)| k.as_slice() == key).map(|(_, dfa)| dfa.clone())
+    }
+
+    pub(super) fn keep(key: Vec<String>, dfa: &DFA) {
+        if let Ok(mut built) = BUILT.lock() {
+            if built.len() < KEPT && !built.iter().any(|(k, _)| *k == key) {
+                built.push((key, dfa.clone()));
+            }
+        }
+    }
+}
+
 impl MatcherBuilder {
     #[allow(clippy::result_large_err)]
     pub fn new<S>(exprs: impl IntoIterator<Item = (S, bool)>) -> Result<MatcherBuilder, BuildError>
@@ -54,6 +83,16 @@ impl MatcherBuilder {
             skip_vec.push(skip);
         }
 
+        // agentauthz patch: a grammar's parsers (Cedar has one per entry
+        // point: policies, names, identifiers, ...) share one token set, so
+        // the DFA built for the first is reused for the others.
+        #[cfg(feature = "std")]
+        let key: Vec<alloc::string::String> = regex_vec.iter().map(|r| r.as_ref().into()).collect();
+        #[cfg(feature = "std")]
+        if let Some(dfa) = built::find(&key) {
+            return Ok(MatcherBuilder { dfa, skip_vec, caches: std::sync::Mutex::new(Vec::new()) });
+        }
+
         let enable_unicode = cfg!(feature = "unicode");
         let dfa = DFA::builder()
             .configure(DFA::config().match_kind(MatchKind::All))
@@ -64,6 +103,8 @@ impl MatcherBuilder {
             )
             .thompson(NfaConfig::new().utf8(enable_unicode).shrink(true))
             .build_many(&regex_vec)?;
+        #[cfg(feature = "std")]
+        built::keep(key, &dfa);
 
         Ok(MatcherBuilder {
             dfa,
