@@ -168,11 +168,11 @@ fn policy(p: &Policy, cx: &mut Cx<'_>) -> Option<FastPolicy> {
     // Cedar's tree holds the `when` and `unless` clauses as one expression
     // (`when { a } unless { b }` is `a && !b`), which is what Cedar evaluates.
     let ast: &cedar_policy_core::ast::Policy = p.as_ref();
-    let conditions = match ast.non_scope_constraints() {
-        Some(body) => vec![(true, expr(body, cx, 0)?)],
-        None => Vec::new(),
+    let condition = match ast.non_scope_constraints() {
+        Some(body) => Some(expr(body, cx, 0)?),
+        None => None,
     };
-    Some(FastPolicy { id: p.id().clone(), effect: p.effect(), principal, action, resource, conditions })
+    Some(FastPolicy { id: p.id().clone(), effect: p.effect(), principal, action, resource, condition })
 }
 
 /// Deeper expressions are left to Cedar (keeps recursion bounded).
@@ -262,9 +262,7 @@ fn expr(e: &ast::Expr, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
                 .collect();
             Expr::Like(boxed(a, cx, depth)?, pat.into())
         }
-        K::Is { expr: a, entity_type } => {
-            Expr::Is(boxed(a, cx, depth)?, cx.store.type_id(&entity_type.to_string()), None)
-        }
+        K::Is { expr: a, entity_type } => Expr::Is(boxed(a, cx, depth)?, cx.store.type_id(&entity_type.to_string())),
         K::If { test_expr, then_expr, else_expr } => {
             Expr::If(boxed(test_expr, cx, depth)?, boxed(then_expr, cx, depth)?, boxed(else_expr, cx, depth)?)
         }

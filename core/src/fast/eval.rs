@@ -27,12 +27,10 @@ pub(crate) fn eval_policy(p: &FastPolicy, env: &Env<'_>) -> R<bool> {
     if !action_ok {
         return Ok(false);
     }
-    for (when, body) in &p.conditions {
-        if as_bool(&*eval(body, env)?)? != *when {
-            return Ok(false);
-        }
+    match &p.condition {
+        Some(body) => as_bool(&*eval(body, env)?),
+        None => Ok(true),
     }
-    Ok(true)
 }
 
 fn scope(store: &Store, e: EntRef, s: Scope) -> bool {
@@ -137,17 +135,7 @@ fn eval<'a>(e: &'a Expr, env: &'a Env<'a>) -> R<V<'a>> {
             Value::Str(s) => owned(Value::Bool(like(s, pattern))),
             _ => Err(Fallback),
         },
-        Expr::Is(a, ty, within) => {
-            let ent = as_entity(&*eval(a, env)?)?;
-            if ent.ty != *ty {
-                owned(Value::Bool(false))
-            } else {
-                match within {
-                    None => owned(Value::Bool(true)),
-                    Some(w) => binary(BinOp::In, &Value::Entity(ent), &*eval(w, env)?, env.store),
-                }
-            }
-        }
+        Expr::Is(a, ty) => owned(Value::Bool(as_entity(&*eval(a, env)?)?.ty == *ty)),
         Expr::Set(items) => {
             owned(Value::Set(items.iter().map(|i| eval(i, env).map(Cow::into_owned)).collect::<R<Vec<_>>>()?.into()))
         }

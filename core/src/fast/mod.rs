@@ -307,8 +307,8 @@ pub(crate) enum Expr {
     GetAttr(Box<Expr>, Arc<str>),
     Has(Box<Expr>, Box<[Arc<str>]>),
     Like(Box<Expr>, Box<[Pat]>),
-    /// `e is T`, or `e is T in x`.
-    Is(Box<Expr>, u32, Option<Box<Expr>>),
+    /// `e is T` (Cedar writes `e is T in x` as `e is T && e in x`).
+    Is(Box<Expr>, u32),
     Set(Vec<Expr>),
     Record(Vec<(Arc<str>, Expr)>),
     Ext(ExtFn, Vec<Expr>),
@@ -322,8 +322,9 @@ pub(crate) struct FastPolicy {
     pub principal: Scope,
     pub action: ActionScope,
     pub resource: Scope,
-    /// (`when` rather than `unless`, body), in order.
-    pub conditions: Vec<(bool, Expr)>,
+    /// The `when` and `unless` clauses as Cedar holds them: one expression
+    /// (`when { a } unless { b }` is `a && !b`); `None` when there are none.
+    pub condition: Option<Expr>,
 }
 
 /// What a policy is evaluated against.
