@@ -366,8 +366,13 @@ fn parse_schema(sources: &PolicySources) -> Result<Schema, LoadError> {
 
 fn parse_entities(sources: &PolicySources, schema: &Schema) -> Result<Entities, LoadError> {
     match &sources.entities {
-        Some(e) => Entities::from_json_str(&e.text, Some(schema))
-            .map_err(|err| LoadError::Entities { file: e.name.clone(), message: diagnostic_message(&err) }),
+        // The common forms without Cedar's JSON value parser; anything else,
+        // and every error, is Cedar's own reading.
+        Some(e) => match crate::entities_json::parse(&e.text, schema) {
+            Some(entities) => Ok(entities),
+            None => Entities::from_json_str(&e.text, Some(schema))
+                .map_err(|err| LoadError::Entities { file: e.name.clone(), message: diagnostic_message(&err) }),
+        },
         None => schema
             .action_entities()
             .map_err(|err| LoadError::Entities { file: "<schema actions>".into(), message: err.to_string() }),

@@ -6,6 +6,7 @@ mod clock;
 mod compile;
 mod decision;
 mod engine;
+mod entities_json;
 mod error;
 mod fast;
 mod grants;
@@ -29,6 +30,8 @@ pub use compile::set_load_phase_hook;
 pub use compile::{PolicyInfo, MAX_NESTING};
 pub use decision::{Decision, DecisionError, Outcome, Shadow};
 pub use engine::{validate, Enforcement, Engine, EngineBuilder, ErrorMode, EvaluatorStats};
+#[doc(hidden)]
+pub use entities_json::parse as read_entities_common_forms;
 pub use error::{LoadError, PolicyIssue, RequestError};
 pub use grants::{Grant, GrantSpec};
 pub use guards::{Revocation, Subject};
