@@ -16,6 +16,7 @@ mod request_shape;
 mod scope_index;
 mod sessions;
 mod source;
+mod validation_shape;
 
 pub mod audit;
 pub mod cases;

@@ -204,9 +204,15 @@ fn edge_forms_are_read_like_cedar_or_left_to_it() {
     let blue = red.replace("red", "blue");
     assert!(!agrees(&blue, &blue, &schema));
     assert!(Entities::from_json_str(&blue, Some(&schema)).is_err());
-    // Refused by the schema check after reading (a required attribute is
-    // missing): not read, so the error is Cedar's own.
-    let missing = agent(r#"{"name": "A"}"#, "[]");
-    assert!(!agrees(&missing, &missing, &schema));
-    assert!(Entities::from_json_str(&missing, Some(&schema)).is_err());
+    // Refused by the schema check after reading: not read, so the error is
+    // Cedar's own. A required attribute missing; a parent of a type the
+    // schema does not allow; an entity attribute of the wrong entity type.
+    for refused in [
+        agent(r#"{"name": "A"}"#, "[]"),
+        agent(full, r#"[{"type": "Agent", "id": "a"}]"#),
+        agent(&full.replace(r#""level": 3"#, r#""level": 3, "team": {"type": "Agent", "id": "a"}"#), "[]"),
+    ] {
+        assert!(Entities::from_json_str(&refused, Some(&schema)).is_err(), "{refused}");
+        assert!(!agrees(&refused, &refused, &schema), "{refused}");
+    }
 }
