@@ -127,6 +127,8 @@ impl Reader<'_> {
         let name = match self.types.get(ty) {
             Some(name) => name.clone(),
             None => {
+                // Cedar's `from_str` takes only the normal form (`A::B`, no
+                // spaces or comments), as its JSON reader does.
                 let name = EntityTypeName::from_str(ty).ok()?;
                 self.types.insert(ty.clone(), name.clone());
                 name

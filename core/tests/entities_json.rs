@@ -187,6 +187,8 @@ fn edge_forms_are_read_like_cedar_or_left_to_it() {
         ),
         agent(full, r#"["Team::\"t\""]"#),
         agent(full, r#"[{"__expr": "Team::\"t\""}]"#),
+        agent(full, r#"[{"type": " Team", "id": "t"}]"#),
+        agent(full, r#"[{"type": "Team // c", "id": "t"}]"#),
         r#"[{"uid": {"type": "Host", "id": "h"}, "attrs": {"ip": "10.0.0.1"}, "parents": []}]"#.to_string(),
         r#"[{"uid": {"type": "Doc", "id": "d"}, "attrs": {}, "parents": [], "tags": {"k": "v"}}]"#.to_string(),
         r#"[{"uid": {"type": "Action", "id": "read"}, "attrs": {"a": 1}, "parents": []}]"#.to_string(),
