@@ -192,6 +192,11 @@ impl Mapping {
         Self::from_layers(&[DEFAULT_MAPPING, &text]).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// The built-in mapping overridden by `text`, read from `path` (named in errors).
+    pub fn with_override_text(text: &str, path: &Path) -> Result<Self, String> {
+        Self::from_layers(&[DEFAULT_MAPPING, text]).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// Later layers override earlier ones, table by table, key by key.
     pub fn from_layers(layers: &[&str]) -> Result<Self, String> {
         let mut merged = toml::Table::new();

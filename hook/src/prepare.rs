@@ -57,6 +57,18 @@ pub fn load_engine(dir: &Path, store: &mut Store) -> Result<Engine, String> {
 pub fn load_engine_for(dir: &Path, store: &mut Store, principal: &str) -> Result<(Engine, String), String> {
     let sources = PolicySources::from_dir(dir).map_err(|e| e.to_string())?;
     let hash = content_hash(&sources);
+    load_sources_for(sources, hash, store, principal)
+}
+
+/// [`load_engine_for`] on sources already read, whose [`content_hash`] is `hash`
+/// (a long-lived process reads and hashes the folder on every call, and loads
+/// only when the hash changed).
+pub fn load_sources_for(
+    sources: PolicySources,
+    hash: String,
+    store: &mut Store,
+    principal: &str,
+) -> Result<(Engine, String), String> {
     let sources = with_prepared_schema(sources, &hash, store);
     let engine = match store.validated(&hash) {
         Some(true) => {

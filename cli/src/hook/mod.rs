@@ -8,20 +8,24 @@ mod claude_code;
 mod cursor;
 mod gemini_cli;
 pub mod install;
+pub mod serve;
 pub mod state;
+pub mod wire;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use agentauthz::Outcome;
-use agentauthz_hook::prepare::load_engine_for;
+use std::collections::HashMap;
+
+use agentauthz::{Engine, Outcome, PolicySources};
+use agentauthz_hook::prepare::{content_hash, load_sources_for};
 use agentauthz_hook::{decide, HookSettings, Mapping, Store, ToolCall, Verdict};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
 /// Largest hook input read from stdin.
-const MAX_INPUT: u64 = 8 << 20;
+const MAX_INPUT: u64 = wire::MAX_INPUT;
 
 /// The agents whose hook protocol is spoken.
 #[derive(Subcommand, Clone)]
@@ -34,6 +38,9 @@ pub enum HookCmd {
     GeminiCli(HookArgs),
     /// Print (or write with --write) the settings entry that wires the hook in.
     Install(install::InstallArgs),
+    /// Serve hook calls from one long-lived process per state store (the
+    /// `agentauthz-hook` client starts it when needed; it ends when idle).
+    Serve(serve::ServeArgs),
 }
 
 /// Where policies and state are, and who the agent is.
@@ -58,7 +65,12 @@ pub struct HookArgs {
 
 /// The default state store: `$AGENTAUTHZ_HOME` or `~/.agentauthz`, `state.db`.
 pub fn default_store() -> PathBuf {
-    let base = std::env::var_os("AGENTAUTHZ_HOME").map(PathBuf::from).unwrap_or_else(|| home().join(".agentauthz"));
+    default_store_in(&home())
+}
+
+/// The default state store for a `$HOME`: `$AGENTAUTHZ_HOME/state.db`, else `HOME/.agentauthz/state.db`.
+fn default_store_in(home: &Path) -> PathBuf {
+    let base = std::env::var_os("AGENTAUTHZ_HOME").map(PathBuf::from).unwrap_or_else(|| home.join(".agentauthz"));
     base.join("state.db")
 }
 
@@ -83,18 +95,28 @@ pub(crate) trait Protocol {
 
 /// Runs one hook call for a protocol.
 pub fn run(cmd: &HookCmd) -> ExitCode {
-    let (protocol, args): (&dyn Protocol, &HookArgs) = match cmd {
-        HookCmd::ClaudeCode(a) => (&claude_code::ClaudeCode, a),
-        HookCmd::Cursor(a) => (&cursor::Cursor, a),
-        HookCmd::GeminiCli(a) => (&gemini_cli::GeminiCli, a),
+    match cmd {
         HookCmd::Install(a) => return install::run(a),
+        HookCmd::Serve(a) => return serve::run(a),
+        HookCmd::ClaudeCode(_) | HookCmd::Cursor(_) | HookCmd::GeminiCli(_) => {}
+    }
+    let Some((protocol, args)) = protocol_of(cmd) else { return ExitCode::from(2) };
+    let timing = Timing::from_env();
+    let mut text = String::new();
+    let input = match std::io::stdin().take(MAX_INPUT).read_to_string(&mut text) {
+        Ok(_) => Ok(text.as_str()),
+        Err(e) => Err(e.to_string()),
     };
-    let (verdict, event) = answer(protocol, args);
-    let out = protocol.render(&verdict, event);
+    let mut resources = Resources::default();
+    let line = respond(protocol, args, input, &mut resources, &home(), &timing);
+    // The process ends after this answer: close the state store, and leave the
+    // engine's memory to the OS rather than walk every policy and entity to free it.
+    resources.store = None;
+    std::mem::forget(resources);
     let mut stdout = std::io::stdout().lock();
     // A failed write cannot be reported to the agent; exit non-zero so the agent
     // treats the hook as failed rather than as an answer.
-    let code = match writeln!(stdout, "{out}").and_then(|_| stdout.flush()) {
+    let code = match writeln!(stdout, "{line}").and_then(|_| stdout.flush()) {
         Ok(()) => 0,
         Err(_) => 2,
     };
@@ -102,8 +124,18 @@ pub fn run(cmd: &HookCmd) -> ExitCode {
     end_process(code)
 }
 
+/// The protocol of a hook subcommand (None for `install` and `serve`).
+pub(crate) fn protocol_of(cmd: &HookCmd) -> Option<(&'static dyn Protocol, &HookArgs)> {
+    match cmd {
+        HookCmd::ClaudeCode(a) => Some((&claude_code::ClaudeCode, a)),
+        HookCmd::Cursor(a) => Some((&cursor::Cursor, a)),
+        HookCmd::GeminiCli(a) => Some((&gemini_cli::GeminiCli, a)),
+        HookCmd::Install(_) | HookCmd::Serve(_) => None,
+    }
+}
+
 /// Ends the process at once with `code`, once the answer is written and
-/// flushed and the state store closed (`answer` owns it). A normal exit would
+/// flushed and the state store closed. A normal exit would
 /// first have the allocator hand each heap segment back to the kernel, one
 /// `madvise` call per segment (60-odd for a hook call), which the kernel does
 /// for the whole address space on exit anyway. Nothing else is left to run:
@@ -122,13 +154,93 @@ fn deny(reason: String) -> Verdict {
     Verdict { outcome: Outcome::Deny, reason, ask_owners: vec![], approval_id: None }
 }
 
-fn answer(protocol: &dyn Protocol, args: &HookArgs) -> (Verdict, Option<&'static str>) {
-    let timing = Timing::from_env();
-    let mut text = String::new();
-    if let Err(e) = std::io::stdin().take(MAX_INPUT).read_to_string(&mut text) {
-        return (deny(format!("agentauthz: cannot read the hook input: {e}")), None);
+/// What a hook call needs besides its input: the mapping, the state store and
+/// an engine for the policy folder and principal. A hook process makes them
+/// for its one call; the hook server keeps them between calls and uses each
+/// again only while its source is unchanged: the mapping file's bytes, the
+/// store file (same file, not a replaced one), and the policy folder's content
+/// hash, read and computed on every call.
+#[derive(Default)]
+pub(crate) struct Resources {
+    mapping: Option<(Option<MappingSource>, Mapping)>,
+    store: Option<(PathBuf, FileId, Store)>,
+    engines: HashMap<(PathBuf, String), (String, Engine)>,
+}
+
+/// A mapping override file and its bytes.
+type MappingSource = (PathBuf, Vec<u8>);
+
+/// A file's (device, inode).
+pub(crate) type FileId = (u64, u64);
+
+/// Engines kept by a server (folder and principal pairs); past this, all are dropped.
+const MAX_ENGINES: usize = 32;
+
+impl Resources {
+    fn mapping(&mut self, args: &HookArgs) -> Result<&Mapping, String> {
+        let default = args.dir.join("hook-mapping.toml");
+        let file = match &args.mapping {
+            Some(p) => Some(p.clone()),
+            None if default.is_file() => Some(default),
+            None => None,
+        };
+        let source = match file {
+            Some(p) => {
+                let bytes = std::fs::read(&p).map_err(|e| format!("cannot read mapping {}: {e}", p.display()))?;
+                Some((p, bytes))
+            }
+            None => None,
+        };
+        let fresh = !matches!(&self.mapping, Some((kept, _)) if *kept == source);
+        if fresh {
+            let mapping = match &source {
+                Some((p, bytes)) => {
+                    let text =
+                        std::str::from_utf8(bytes).map_err(|e| format!("cannot read mapping {}: {e}", p.display()))?;
+                    Mapping::with_override_text(text, p)?
+                }
+                None => Mapping::builtin()?,
+            };
+            self.mapping = Some((source, mapping));
+        }
+        self.mapping.as_ref().map(|(_, m)| m).ok_or_else(|| "no mapping".to_string())
     }
-    let input: Value = match serde_json::from_str(&text) {
+}
+
+/// The (device, inode) of a file.
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Decides one hook call and returns the line to print: the agent's answer in
+/// its protocol. `input` is the hook input read from stdin (or why it could
+/// not be read); `home` is `$HOME` of the agent's environment.
+pub(crate) fn respond(
+    protocol: &dyn Protocol,
+    args: &HookArgs,
+    input: Result<&str, String>,
+    res: &mut Resources,
+    home: &Path,
+    timing: &Timing,
+) -> String {
+    let (verdict, event) = answer(protocol, args, input, res, home, timing);
+    protocol.render(&verdict, event).to_string()
+}
+
+fn answer(
+    protocol: &dyn Protocol,
+    args: &HookArgs,
+    input: Result<&str, String>,
+    res: &mut Resources,
+    home: &Path,
+    timing: &Timing,
+) -> (Verdict, Option<&'static str>) {
+    let text = match input {
+        Ok(t) => t,
+        Err(e) => return (deny(format!("agentauthz: cannot read the hook input: {e}")), None),
+    };
+    let input: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => return (deny(format!("agentauthz: the hook input is not valid JSON ({e}); denied")), None),
     };
@@ -136,50 +248,79 @@ fn answer(protocol: &dyn Protocol, args: &HookArgs) -> (Verdict, Option<&'static
         Ok(Parsed::Call(c, event)) => (c, event),
         Err(e) => return (deny(format!("agentauthz: unexpected {} hook input: {e}; denied", protocol.name())), None),
     };
-    let mapping = match mapping(args) {
-        Ok(m) => m,
-        Err(e) => return (deny(format!("agentauthz: {e}; denied")), Some(event)),
-    };
+    if let Err(e) = res.mapping(args) {
+        return (deny(format!("agentauthz: {e}; denied")), Some(event));
+    }
     timing.mark("input and mapping");
-    let store_path = args.store.clone().unwrap_or_else(default_store);
-    let mut store = match Store::open(&store_path) {
-        Ok(s) => s,
-        Err(e) => return (deny(format!("agentauthz: {e}; denied")), Some(event)),
+    let store_path = args.store.clone().unwrap_or_else(|| default_store_in(home));
+    let id = file_id(&store_path);
+    if !matches!(&res.store, Some((p, kept, _)) if *p == store_path && Some(*kept) == id) {
+        res.store = None;
+        match Store::open(&store_path) {
+            Ok(s) => match file_id(&store_path) {
+                Some(id) => res.store = Some((store_path.clone(), id, s)),
+                None => {
+                    return (deny("agentauthz: the state store vanished as it was opened; denied".into()), Some(event))
+                }
+            },
+            Err(e) => return (deny(format!("agentauthz: {e}; denied")), Some(event)),
+        }
+    }
+    let Resources { mapping: Some((_, mapping)), store: Some((_, _, store)), engines } = res else {
+        return (deny("agentauthz: internal error: no mapping or store; denied".into()), Some(event));
     };
     timing.mark("state store open");
     let agent = args.agent.clone().unwrap_or_else(|| protocol.name().to_string());
     let principal = format!("{}::{}", mapping.principal.entity_type, Value::String(agent.clone()));
-    let (engine, policy_sha256) = match load_engine_for(&args.dir, &mut store, &principal) {
-        Ok(e) => e,
-        Err(e) => {
-            return (
-                deny(format!("agentauthz: policies in {} do not load: {e}; denied", args.dir.display())),
-                Some(event),
-            )
+    let sources = match PolicySources::from_dir(&args.dir) {
+        Ok(s) => s,
+        Err(e) => return (policy_error(&args.dir, e.to_string()), Some(event)),
+    };
+    let hash = content_hash(&sources);
+    let key = (args.dir.clone(), principal.clone());
+    if !matches!(engines.get(&key), Some((kept, _)) if *kept == hash) {
+        engines.remove(&key);
+        if engines.len() >= MAX_ENGINES {
+            engines.clear();
         }
+        match load_sources_for(sources, hash.clone(), store, &principal) {
+            Ok(loaded) => {
+                engines.insert(key.clone(), (hash.clone(), loaded.0));
+            }
+            Err(e) => return (policy_error(&args.dir, e), Some(event)),
+        }
+    }
+    let Some((_, engine)) = engines.get(&key) else {
+        return (deny("agentauthz: internal error: no engine; denied".into()), Some(event));
     };
     timing.mark("policy load");
     let settings = HookSettings {
         agent,
         repo: args.repo.clone(),
-        home: home(),
+        home: home.to_path_buf(),
         approve_command: format!("agentauthz state approve --store {}", shell_quote(&absolute(&store_path))),
-        policy_sha256,
+        policy_sha256: hash,
     };
-    let verdict = decide(&engine, &mut store, &mapping, &call, &settings);
+    let verdict = decide(engine, store, mapping, &call, &settings);
     timing.mark("decision");
-    // The process ends after this answer: leave the engine's memory to the OS
-    // rather than walking every policy and entity to free it.
-    std::mem::forget(engine);
     (verdict, Some(event))
+}
+
+fn policy_error(dir: &Path, e: String) -> Verdict {
+    deny(format!("agentauthz: policies in {} do not load: {e}; denied", dir.display()))
 }
 
 /// `AGENTAUTHZ_HOOK_TIMING=1`: when each phase ended (ms since the hook began) on stderr
 /// (agents ignore a hook's stderr when it exits 0), to see where start-up goes.
-struct Timing(Option<std::time::Instant>);
+pub(crate) struct Timing(Option<std::time::Instant>);
 
 impl Timing {
-    fn from_env() -> Self {
+    /// No timing (the hook server).
+    pub(crate) fn off() -> Self {
+        Self(None)
+    }
+
+    pub(crate) fn from_env() -> Self {
         Self(std::env::var_os("AGENTAUTHZ_HOOK_TIMING").filter(|v| v == "1").map(|_| std::time::Instant::now()))
     }
 
@@ -187,15 +328,6 @@ impl Timing {
         if let Some(start) = self.0 {
             eprintln!("agentauthz hook timing: {phase} done at {:.3} ms", start.elapsed().as_secs_f64() * 1e3);
         }
-    }
-}
-
-fn mapping(args: &HookArgs) -> Result<Mapping, String> {
-    let default = args.dir.join("hook-mapping.toml");
-    match &args.mapping {
-        Some(p) => Mapping::with_overrides(p),
-        None if default.is_file() => Mapping::with_overrides(&default),
-        None => Mapping::builtin(),
     }
 }
 
