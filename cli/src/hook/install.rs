@@ -1,5 +1,6 @@
 //! `agentauthz hook install <agent> --dir D [--write]`: the settings entry that
-//! makes the agent call `agentauthz hook <agent>` before each tool call.
+//! makes the agent call `agentauthz-hook <agent>` (the hook server's client) or,
+//! with `--no-server`, `agentauthz hook <agent>` before each tool call.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +34,10 @@ pub struct InstallArgs {
     /// The project folder for --write (default: the current folder).
     #[arg(long, default_value = ".")]
     pub project: PathBuf,
+    /// Run `agentauthz hook` for every call instead of the `agentauthz-hook`
+    /// client of the hook server (slower start, no background process).
+    #[arg(long)]
+    pub no_server: bool,
 }
 
 /// Prints or writes the entry.
@@ -62,12 +67,19 @@ pub fn run(a: &InstallArgs) -> ExitCode {
     }
 }
 
+/// The hook command: the `agentauthz-hook` client next to this binary when
+/// there is one (and not `--no-server`), else `agentauthz hook`.
 fn command(a: &InstallArgs) -> String {
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "agentauthz".into());
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentauthz"));
+    let client = exe.with_file_name("agentauthz-hook");
+    let program = if !a.no_server && client.is_file() {
+        shell_quote(&client.display().to_string())
+    } else {
+        format!("{} hook", shell_quote(&exe.display().to_string()))
+    };
     let store = a.store.clone().unwrap_or_else(default_store);
     let mut c = format!(
-        "{} hook {} --dir {} --store {}",
-        shell_quote(&exe),
+        "{program} {} --dir {} --store {}",
         a.agent,
         shell_quote(&absolute(&a.dir)),
         shell_quote(&absolute(&store))
@@ -105,6 +117,11 @@ fn entry(a: &InstallArgs) -> Result<(&'static str, Value), String> {
     }
 }
 
+/// Whether a settings entry is an agentauthz hook (`agentauthz hook ...` or `agentauthz-hook ...`).
+fn is_ours(entry: &str) -> bool {
+    entry.contains("agentauthz-hook ") || (entry.contains(" hook ") && entry.contains("agentauthz"))
+}
+
 /// Adds the entry's hooks to the file's, replacing earlier agentauthz entries
 /// and keeping everything else; written atomically.
 fn write_merged(path: &Path, entry: &Value) -> Result<(), String> {
@@ -125,7 +142,7 @@ fn write_merged(path: &Path, entry: &Value) -> Result<(), String> {
     for (event, new) in entry.get("hooks").and_then(Value::as_object).into_iter().flatten() {
         let list = hooks.entry(event.clone()).or_insert_with(|| json!([]));
         let list = list.as_array_mut().ok_or_else(|| format!("hooks.{event} is not an array"))?;
-        list.retain(|h| !h.to_string().contains(" hook ") || !h.to_string().contains("agentauthz"));
+        list.retain(|h| !is_ours(&h.to_string()));
         list.extend(new.as_array().cloned().unwrap_or_default());
     }
     if let Some(parent) = path.parent() {

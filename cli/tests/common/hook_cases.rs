@@ -513,7 +513,15 @@ fn install_prints_and_merges_the_claude_code_settings_entry() {
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let cmd = v["hooks"]["PreToolUse"][0]["hooks"][0]["command"].as_str().unwrap();
-    assert!(cmd.contains(" hook claude-code --dir ") && cmd.contains("--store"), "{cmd}");
+    assert!(cmd.contains("agentauthz-hook claude-code --dir ") && cmd.contains("--store"), "{cmd}");
+    let out = w
+        .cmd(&["hook", "install", "claude-code", "--no-server", "--dir"])
+        .arg(policies())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cmd = v["hooks"]["PreToolUse"][0]["hooks"][0]["command"].as_str().unwrap();
+    assert!(cmd.contains("agentauthz hook claude-code --dir "), "{cmd}");
 
     let project = w.base.join("project");
     std::fs::create_dir_all(project.join(".claude")).unwrap();
@@ -522,9 +530,11 @@ fn install_prints_and_merges_the_claude_code_settings_entry() {
         r#"{"permissions": {"allow": ["Bash(cargo test:*)"]}, "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "./lint.sh"}]}]}}"#,
     )
     .unwrap();
-    for _ in 0..2 {
+    for no_server in [true, false, false] {
         let out = w
-            .cmd(&["hook", "install", "claude-code", "--write", "--project"])
+            .cmd(&["hook", "install", "claude-code", "--write"])
+            .args(no_server.then_some("--no-server"))
+            .arg("--project")
             .arg(&project)
             .arg("--dir")
             .arg(policies())
@@ -536,7 +546,8 @@ fn install_prints_and_merges_the_claude_code_settings_entry() {
         serde_json::from_str(&std::fs::read_to_string(project.join(".claude/settings.json")).unwrap()).unwrap();
     assert_eq!(s["permissions"]["allow"][0], "Bash(cargo test:*)");
     let pre = s["hooks"]["PreToolUse"].as_array().unwrap();
-    assert_eq!(pre.len(), 2, "installing twice keeps one entry: {s}");
+    assert_eq!(pre.len(), 2, "installing again keeps one entry: {s}");
+    assert!(pre[1]["hooks"][0]["command"].as_str().unwrap().contains("agentauthz-hook claude-code"), "{s}");
     assert_eq!(pre[0]["hooks"][0]["command"], "./lint.sh");
 }
 
