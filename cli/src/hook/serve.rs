@@ -20,7 +20,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,8 @@ struct Server {
     resources: Mutex<Resources>,
     /// Milliseconds since `start` at the last call.
     last_call: AtomicU64,
+    /// Calls accepted and not yet answered: the server ends only at 0.
+    in_flight: AtomicUsize,
     start: Instant,
 }
 
@@ -86,6 +88,7 @@ pub fn run(a: &ServeArgs) -> ExitCode {
         exe,
         resources: Mutex::new(Resources::default()),
         last_call: AtomicU64::new(0),
+        in_flight: AtomicUsize::new(0),
         start: Instant::now(),
     });
     let idle = Duration::from_secs(a.idle_secs.max(1));
@@ -150,21 +153,28 @@ fn watchdog(server: &Server, idle: Duration) {
     loop {
         std::thread::sleep(tick);
         if !server.owns_socket() {
-            std::process::exit(0);
+            server.end();
         }
         if server.idle_for() >= idle {
-            // Wait for a call being decided, then stop taking calls; a client
-            // that connected meanwhile reads no answer and decides in-process.
-            let _held = server.resources.lock().unwrap_or_else(|p| p.into_inner());
-            if server.idle_for() >= idle {
-                server.remove_socket();
-                std::process::exit(0);
-            }
+            // Stop taking calls: a client that connects from now on reads no
+            // answer and decides in-process.
+            server.remove_socket();
+            server.end();
         }
     }
 }
 
 impl Server {
+    /// Ends the process once every accepted call is answered (new calls no
+    /// longer arrive: the socket is gone or another server's).
+    fn end(&self) -> ! {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::process::exit(0)
+    }
+
     fn touch(&self) {
         self.last_call.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
@@ -196,9 +206,8 @@ impl Server {
         if request.v != wire::VERSION || request.exe != self.exe {
             // Another build's client: let it decide, and make way for a server of its build.
             let _ = conn.write_all(&[wire::DECLINED]);
-            let _held = self.resources.lock().unwrap_or_else(|p| p.into_inner());
             self.remove_socket();
-            std::process::exit(0);
+            self.end();
         }
         let Some(call) = self.parse(&request) else {
             let _ = conn.write_all(&[wire::DECLINED]);
@@ -208,7 +217,12 @@ impl Server {
             let _ = conn.write_all(&[wire::DECLINED]);
             return;
         };
-        if conn.write_all(&[wire::ACCEPTED]).is_err() {
+        // Counted before the client learns of it, so that no exit cuts it off.
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        if !self.owns_socket() || conn.write_all(&[wire::ACCEPTED]).is_err() {
+            // Ending (or the client left): decline, nothing was decided.
+            let _ = conn.write_all(&[wire::DECLINED]);
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
             return;
         }
         let home = PathBuf::from(request.env.get("HOME").map(String::as_str).unwrap_or("/"));
@@ -220,6 +234,7 @@ impl Server {
             line
         };
         let _ = conn.write_all(format!("{line}\n").as_bytes());
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The call's arguments, the client's environment standing in for absent
