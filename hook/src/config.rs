@@ -189,7 +189,7 @@ impl Mapping {
     /// The built-in mapping overridden by a TOML file.
     pub fn with_overrides(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read mapping {}: {e}", path.display()))?;
-        Self::from_layers(&[DEFAULT_MAPPING, &text]).map_err(|e| format!("{}: {e}", path.display()))
+        Self::with_override_text(&text, path)
     }
 
     /// The built-in mapping overridden by `text`, read from `path` (named in errors).

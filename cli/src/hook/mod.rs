@@ -95,12 +95,13 @@ pub(crate) trait Protocol {
 
 /// Runs one hook call for a protocol.
 pub fn run(cmd: &HookCmd) -> ExitCode {
-    match cmd {
-        HookCmd::Install(a) => return install::run(a),
-        HookCmd::Serve(a) => return serve::run(a),
-        HookCmd::ClaudeCode(_) | HookCmd::Cursor(_) | HookCmd::GeminiCli(_) => {}
-    }
-    let Some((protocol, args)) = protocol_of(cmd) else { return ExitCode::from(2) };
+    let Some((protocol, args)) = protocol_of(cmd) else {
+        return match cmd {
+            HookCmd::Install(a) => install::run(a),
+            HookCmd::Serve(a) => serve::run(a),
+            HookCmd::ClaudeCode(_) | HookCmd::Cursor(_) | HookCmd::GeminiCli(_) => ExitCode::from(2),
+        };
+    };
     let timing = Timing::from_env();
     let mut text = String::new();
     let input = match std::io::stdin().take(MAX_INPUT).read_to_string(&mut text) {
