@@ -93,12 +93,23 @@ pub fn run(a: &ServeArgs) -> ExitCode {
     });
     let idle = Duration::from_secs(a.idle_secs.max(1));
     let watch = Arc::clone(&server);
-    std::thread::spawn(move || watchdog(&watch, idle));
+    if let Err(e) = std::thread::Builder::new().spawn(move || watchdog(&watch, idle)) {
+        server.remove_socket();
+        return fail(&format!("cannot start: {e}"));
+    }
     for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
+        let conn = match conn {
+            Ok(c) => c,
+            Err(_) => {
+                // Out of descriptors, say: wait rather than spin.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
         server.touch();
         let s = Arc::clone(&server);
-        std::thread::spawn(move || s.handle(conn));
+        // A call that gets no thread is dropped unanswered: its client decides in-process.
+        let _ = std::thread::Builder::new().spawn(move || s.handle(conn));
     }
     ExitCode::SUCCESS
 }
