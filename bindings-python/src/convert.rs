@@ -145,6 +145,54 @@ mod utf8 {
     }
 }
 
+/// A Python value read in place by the engine's context conversion (see
+/// [`agentauthz::HostValue`] and `Engine::prepare`): `str`, `int` (not
+/// `bool`), `bool`, `list` and `dict` with `str` keys, read exactly as
+/// [`to_value`] reads them; every other type (tuples, sets, datetimes, ...)
+/// answers `None`, and the engine then decides from [`context_record`]'s
+/// form. Reading runs no Python code, so nothing can change the objects
+/// while they are read.
+pub(crate) struct PyHost<'py>(pub(crate) Bound<'py, PyAny>);
+
+impl agentauthz::HostValue for PyHost<'_> {
+    fn as_str(&self) -> Option<&str> {
+        // Python 3.9 has no borrowed UTF-8 view: the other path takes its strings.
+        utf8::borrow(self.0.cast::<PyString>().ok()?)
+    }
+
+    fn as_long(&self) -> Option<i64> {
+        if self.0.is_instance_of::<PyBool>() || !self.0.is_instance_of::<PyInt>() {
+            return None;
+        }
+        self.0.extract::<i64>().ok()
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        self.0.cast::<PyBool>().ok().map(|b| b.is_true())
+    }
+
+    fn each_item(&self, mut f: impl FnMut(&Self) -> Option<()>) -> Option<()> {
+        let list = self.0.cast::<PyList>().ok()?;
+        for item in list.iter() {
+            f(&PyHost(item))?;
+        }
+        Some(())
+    }
+
+    fn each_attr(&self, mut f: impl FnMut(&str, &Self) -> Option<()>) -> Option<()> {
+        let dict = self.0.cast::<PyDict>().ok()?;
+        for (k, v) in dict.iter() {
+            // None in a record means "attribute absent", as in `dict_to_record`.
+            if v.is_none() {
+                continue;
+            }
+            let key = utf8::borrow(k.cast::<PyString>().ok()?)?;
+            f(key, &PyHost(v))?;
+        }
+        Some(())
+    }
+}
+
 /// Converts a context `dict` to a Cedar record.
 pub(crate) fn context_record(
     obj: &Bound<'_, PyAny>,

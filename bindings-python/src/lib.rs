@@ -233,7 +233,7 @@ fn build_request(
     let resource = convert::entity_ref(resource).map_err(|m| format!("resource: {m}"))?;
     let request = if let Ok(s) = action.cast::<PyString>() {
         let name = convert::py_str_ref(s).map_err(|e| e.describe("action"))?;
-        if name.contains("::") {
+        if agentauthz::has_path_separator(&name) {
             // A full uid: the same parse as the core's, with the type-name cache.
             let uid = convert::uid_from_str(&name).map_err(|m| format!("action: {m}"))?;
             agentauthz::Request::with_action_uid(principal, uid, resource)
@@ -502,7 +502,28 @@ impl Engine {
         context: Option<&Bound<'_, PyAny>>,
         now: Option<SystemTime>,
     ) -> PyResult<Decision> {
-        let request = build_request(principal, action, resource, context).map_err(|m| request_error(py, m))?;
+        let context = context.filter(|c| !c.is_none());
+        let mut now = now;
+        let mut request = build_request(principal, action, resource, None).map_err(|m| request_error(py, m))?;
+        if let Some(c) = context.filter(|c| c.is_instance_of::<PyDict>()) {
+            // The context read in place, with no intermediate tree; the engine
+            // gives the request back when this form cannot decide it exactly.
+            request = match self.inner.prepare(request, &convert::PyHost(c.clone()), now) {
+                Ok(prepared) => match py.detach(|| self.inner.decide_prepared(prepared)) {
+                    Ok(inner) => return Ok(Decision { inner }),
+                    Err(prepared) => {
+                        now = Some(prepared.now());
+                        prepared.into_request()
+                    }
+                },
+                Err(request) => *request,
+            };
+        }
+        if let Some(c) = context {
+            let record = convert::context_record(c, &mut Limits::context())
+                .map_err(|e: ConvError| request_error(py, e.describe("context")))?;
+            request = request.with_context(record);
+        }
         let inner = py.detach(|| match now {
             Some(t) => self.inner.authorize_at(&request, t),
             None => self.inner.authorize(&request),

@@ -19,9 +19,13 @@ use crate::clock::{format_rfc3339_millis, Clock, SystemClock};
 use crate::compile::{compile, Compiled, OnInvalid, PolicyInfo};
 use crate::decision::{Decision, DecisionError, Outcome, Shadow};
 use crate::error::{LoadError, PolicyIssue, RequestError};
+use crate::fast::HostValue;
 use crate::grants::{Grant, GrantSpec, Grants};
 use crate::guards::{self, revocation, Revocation, Revocations, Subject};
-use crate::request::{check_depth, check_values, ActionRef, Request, RequestContext};
+use crate::request::{
+    check_depth, check_values, ActionRef, Request, RequestContext, MAX_CONTEXT_DEPTH, MAX_CONTEXT_VALUES,
+    MAX_REQUEST_BYTES,
+};
 use crate::request_shape::{context_pairs, Fast};
 use crate::scope_index::CedarSets;
 use crate::sessions::{Reservation, SessionLimits, SessionTracker};
@@ -256,6 +260,77 @@ pub fn validate(sources: &PolicySources) -> Result<Vec<PolicyIssue>, LoadError> 
     crate::compile::validate_sources(sources)
 }
 
+/// A request with its context converted by [`Engine::prepare`], for
+/// [`Engine::decide_prepared`].
+#[derive(Debug)]
+pub struct PreparedRequest {
+    request: Request,
+    context: PreparedContext,
+    now: SystemTime,
+}
+
+impl PreparedRequest {
+    /// The request without its context (to attach the context and decide it
+    /// with [`Engine::authorize_at`] at [`PreparedRequest::now`]).
+    pub fn into_request(self) -> Request {
+        self.request
+    }
+
+    /// The clock reading the request is decided at.
+    pub fn now(&self) -> SystemTime {
+        self.now
+    }
+}
+
+/// A context in the compiled evaluator's form, with the parts the guards read.
+#[derive(Debug)]
+struct PreparedContext {
+    value: crate::fast::Value,
+    /// The policy version it was converted against (the schema's context types).
+    version: VersionStamp,
+}
+
+/// A policy version (`sha256:` and 16 hex digits), copied: compared without
+/// sharing a reference count between deciding threads. A longer version
+/// never matches (the request is then decided the other way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct VersionStamp {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl VersionStamp {
+    fn of(version: &str) -> Self {
+        let mut bytes = [0u8; 32];
+        for (o, b) in bytes.iter_mut().zip(version.bytes()) {
+            *o = b;
+        }
+        Self { bytes, len: version.len() }
+    }
+
+    fn matches(&self, version: &str) -> bool {
+        self.len <= self.bytes.len() && *self == Self::of(version)
+    }
+}
+
+/// The prepared context cannot decide the request alone.
+#[derive(Debug)]
+struct Unprepared;
+
+/// Why an evaluation stopped.
+enum Stop {
+    /// The request is denied with this error.
+    Request(RequestError),
+    /// A prepared context needs Cedar's path (see [`Engine::decide_prepared`]).
+    Unprepared,
+}
+
+impl From<RequestError> for Stop {
+    fn from(e: RequestError) -> Self {
+        Stop::Request(e)
+    }
+}
+
 /// What the policies that can apply to a request did.
 #[derive(Default)]
 struct Evaluation {
@@ -446,29 +521,62 @@ impl Engine {
 
     /// The decision, and the request as decided when session counters filled it in.
     fn decide_at(&self, request: &Request, now: SystemTime) -> (Decision, Option<Request>) {
+        match self.decide_with(request, now, None) {
+            Ok(decided) => decided,
+            // Only a prepared context stops early; none was given.
+            Err(Unprepared) => {
+                let c = self.compiled.load();
+                let e = RequestError::Internal("the decision stopped without a prepared context".into());
+                (self.early(&c, request_denied(&c, e, Instant::now())), None)
+            }
+        }
+    }
+
+    /// [`Engine::decide_at`], with the context already converted when
+    /// `prepared` is given; `Err(Unprepared)` (before any side effect) when
+    /// the prepared context cannot decide the request alone.
+    fn decide_with(
+        &self,
+        request: &Request,
+        now: SystemTime,
+        prepared: Option<&PreparedContext>,
+    ) -> Result<(Decision, Option<Request>), Unprepared> {
         let start = Instant::now();
         let compiled = self.compiled.load();
+        if let Some(p) = prepared {
+            if !p.version.matches(&compiled.version) {
+                return Err(Unprepared);
+            }
+        }
         if self.mode != ErrorMode::Cedar {
             let typed;
-            let context = match &request.context {
-                RequestContext::Json(m) => guards::GuardContext::Json(m),
-                RequestContext::Values(attrs) => guards::GuardContext::Values(attrs),
-                RequestContext::Typed(pairs) => {
+            let context = match (prepared, &request.context) {
+                (Some(p), _) => guards::GuardContext::Prepared(&p.value),
+                (None, RequestContext::Json(m)) => guards::GuardContext::Json(m),
+                (None, RequestContext::Values(attrs)) => guards::GuardContext::Values(attrs),
+                (None, RequestContext::Typed(pairs)) => {
                     typed = guards::typed_view(pairs);
                     guards::GuardContext::Json(&typed)
                 }
             };
             if let Some(g) = guards::check(&self.revocations.load(), &request.principal, Some(context), now) {
-                return (self.early(&compiled, denied(&compiled, vec![g], vec![], start)), None);
+                return Ok((self.early(&compiled, denied(&compiled, vec![g], vec![], start)), None));
             }
         }
         let (counted, reservation) = match self.count_session(&compiled, request, now) {
             Some((r, res)) => (Some(r), Some(res)),
             None => (None, None),
         };
-        let mut decision = match self.evaluate(&compiled, counted.as_ref().unwrap_or(request), now) {
+        let evaluated = self.evaluate(&compiled, counted.as_ref().unwrap_or(request), now, prepared.map(|p| &p.value));
+        let mut decision = match evaluated {
             Ok(eval) => self.conclude(&compiled, eval, start),
-            Err(e) => self.early(&compiled, request_denied(&compiled, e, start)),
+            Err(Stop::Request(e)) => self.early(&compiled, request_denied(&compiled, e, start)),
+            Err(Stop::Unprepared) => {
+                if let (Some(tracker), Some(res)) = (&self.sessions, reservation) {
+                    tracker.release(res);
+                }
+                return Err(Unprepared);
+            }
         };
         if decision.outcome == Outcome::Ask {
             self.apply_approval(&compiled, request, &mut decision, now);
@@ -478,7 +586,71 @@ impl Engine {
                 tracker.release(res);
             }
         }
-        (decision, counted)
+        Ok((decision, counted))
+    }
+
+    /// Converts a request's context in place from host-language values (see
+    /// [`HostValue`]) for [`Engine::decide_prepared`], skipping the
+    /// intermediate [`ContextValue`](crate::ContextValue) tree: what the
+    /// bindings do before releasing their interpreter lock. `now` is the
+    /// clock reading to decide at (`None`: the engine's clock, now).
+    ///
+    /// Gives the request back (`Err`) whenever the prepared form might not
+    /// decide exactly as [`Engine::authorize_at`] with the same context as
+    /// [`ContextValue`]s: the engine keeps an audit log or session counters,
+    /// a value is of a kind or size the conversion leaves to that path, or
+    /// the context does not match the action's context type. The caller then
+    /// attaches the context and calls [`Engine::authorize_at`].
+    pub fn prepare<H: HostValue>(
+        &self,
+        request: Request,
+        context: &H,
+        now: Option<SystemTime>,
+    ) -> Result<PreparedRequest, Box<Request>> {
+        let now = now.unwrap_or_else(|| self.clock.now());
+        match self.prepare_context(&request, context, now) {
+            Some(context) => Ok(PreparedRequest { request, context, now }),
+            None => Err(Box::new(request)),
+        }
+    }
+
+    fn prepare_context<H: HostValue>(&self, req: &Request, context: &H, now: SystemTime) -> Option<PreparedContext> {
+        if self.audit.is_some() || self.sessions.is_some() || !self.compiled_evaluator {
+            return None;
+        }
+        let c = self.compiled.load();
+        let action = resolve_action(&c, &req.action).ok()?;
+        let shape = c.shapes.get(&*action)?;
+        let record = shape.context.as_ref()?;
+        for (uid, allowed) in [(&req.principal, &shape.principal_types), (&req.resource, &shape.resource_types)] {
+            if !allowed.contains(uid.type_name()) {
+                return None;
+            }
+        }
+        let now_ms = match shape.declares_now {
+            true => Some(crate::fast::time::clock_millis(now)?),
+            false => None,
+        };
+        // Well inside every limit the other path enforces (the binding's
+        // conversion budget, `check_values`), so that nothing it would refuse
+        // is decided here.
+        let mut budget = crate::fast::Budget::new(MAX_CONTEXT_VALUES / 4, MAX_REQUEST_BYTES / 4, MAX_CONTEXT_DEPTH / 2);
+        let value = crate::fast::convert_host_context(context, record, now_ms, &mut budget)?;
+        guards::prepared_readable(&value).then(|| PreparedContext { value, version: VersionStamp::of(&c.version) })
+    }
+
+    /// Decides a request prepared by [`Engine::prepare`], exactly as
+    /// [`Engine::authorize_at`] would decide it with its context as
+    /// [`ContextValue`](crate::ContextValue)s. Gives the request back
+    /// (`Err`), having changed nothing, when the prepared form cannot decide
+    /// it alone: the policies were reloaded since, or a policy needs Cedar's
+    /// own evaluator (which needs the context in Cedar's form). The caller
+    /// then attaches the context and calls [`Engine::authorize_at`].
+    pub fn decide_prepared(&self, prepared: PreparedRequest) -> Result<Decision, Box<PreparedRequest>> {
+        match self.decide_with(&prepared.request, prepared.now, Some(&prepared.context)) {
+            Ok((decision, _)) => Ok(decision),
+            Err(Unprepared) => Err(Box::new(prepared)),
+        }
     }
 
     /// Decides a request in the JSON form (see [`Request`]); a request that
@@ -604,7 +776,13 @@ impl Engine {
         })
     }
 
-    fn evaluate(&self, c: &Compiled, req: &Request, now: SystemTime) -> Result<Evaluation, RequestError> {
+    fn evaluate(
+        &self,
+        c: &Compiled,
+        req: &Request,
+        now: SystemTime,
+        prepared: Option<&crate::fast::Value>,
+    ) -> Result<Evaluation, Stop> {
         match &req.context {
             // Requests built in Rust (`with_context_json`) skip `Request::from_json`.
             RequestContext::Json(map) => check_depth(map)?,
@@ -616,14 +794,21 @@ impl Engine {
         let mut unknown_entities = Vec::new();
         let store = &c.fast;
         let refs = [&req.principal, &*action, &req.resource].map(|u| store.resolve(u, &mut unknown_entities));
-        let env = if self.compiled_evaluator { fast_env(c, req, &action, refs, now) } else { None };
+        let env = match prepared {
+            Some(context) => {
+                let [principal, action, resource] = refs;
+                Some(crate::fast::Env { store: &c.fast, principal, action, resource, context: context.clone() })
+            }
+            None if self.compiled_evaluator => fast_env(c, req, &action, refs, now),
+            None => None,
+        };
         // Built only when some bucket needs Cedar (always when `env` is None,
         // which is also when the request may be invalid).
         let mut cedar_request = match env {
             Some(_) => None,
             None => Some(self.cedar_request(c, req, &action, now)?),
         };
-        let mut request_error: Option<RequestError> = None;
+        let mut request_error: Option<Stop> = None;
         let mut eval = Evaluation::default();
         let mut permits_unknown: Vec<&CedarSets> = Vec::new();
         // Satisfied permits of compiled buckets whose forbids decided them:
@@ -668,10 +853,15 @@ impl Engine {
                 None => stats.unconverted_request += size,
             }
             if cedar_request.is_none() {
+                if prepared.is_some() {
+                    // Cedar's evaluator needs the context in Cedar's form.
+                    request_error = Some(Stop::Unprepared);
+                    return;
+                }
                 match self.cedar_request(c, req, &action, now) {
                     Ok(r) => cedar_request = Some(r),
                     Err(e) => {
-                        request_error = Some(e);
+                        request_error = Some(Stop::Request(e));
                         return;
                     }
                 }
@@ -680,7 +870,7 @@ impl Engine {
             let sets = match c.index.cedar_sets(bucket) {
                 Ok(sets) => sets,
                 Err(message) => {
-                    request_error = Some(RequestError::Internal(message));
+                    request_error = Some(Stop::Request(RequestError::Internal(message)));
                     return;
                 }
             };

@@ -117,6 +117,34 @@ pub(crate) enum GuardContext<'a> {
     /// The [`ContextValue`] form, read in place (the last of repeated keys
     /// counts, as when it is read as JSON).
     Values(&'a [(String, ContextValue)]),
+    /// The compiled evaluator's form (`Engine::prepare`), datetimes already
+    /// read: see [`prepared_readable`] for what it must hold.
+    Prepared(&'a crate::fast::Value),
+}
+
+/// A credential time as given: text, or (the compiled evaluator's form) the
+/// instant `fast::time::parse_datetime` read from the text.
+enum Time<'a> {
+    Text(&'a str),
+    Millis(i64),
+}
+
+fn prepared_field<'a>(v: &'a crate::fast::Value, key: &str) -> Option<&'a crate::fast::Value> {
+    match v {
+        crate::fast::Value::Record(attrs) => crate::fast::lookup(attrs, key),
+        _ => None,
+    }
+}
+
+/// Whether the guards read a prepared context exactly as its other forms:
+/// every credential time is a datetime, a string, a number or a boolean (a
+/// guard reports any other value as given, which only the other forms hold).
+pub(crate) fn prepared_readable(context: &crate::fast::Value) -> bool {
+    use crate::fast::Value as V;
+    let Some(credential) = prepared_field(context, "credential") else { return true };
+    ["issued_at", "expires_at"].iter().all(|key| {
+        matches!(prepared_field(credential, key), None | Some(V::Datetime(_) | V::Str(_) | V::Long(_) | V::Bool(_)))
+    })
 }
 
 fn last<'a>(attrs: &'a [(String, ContextValue)], key: &str) -> Option<&'a ContextValue> {
@@ -138,20 +166,33 @@ impl<'a> GuardContext<'a> {
                 ContextValue::String(s) => Some(s),
                 _ => None,
             },
+            Self::Prepared(v) => match prepared_field(prepared_field(v, record)?, "id")? {
+                crate::fast::Value::Str(s) => Some(s),
+                _ => None,
+            },
         }
     }
 
     /// `credential.<key>`: absent, its datetime text, or (unreadable) how it reads.
-    fn credential_time(self, key: &str) -> Option<Result<&'a str, String>> {
+    fn credential_time(self, key: &str) -> Option<Result<Time<'a>, String>> {
+        use crate::fast::Value as V;
         match self {
             Self::Json(m) => {
                 let v = m.get("credential")?.get(key)?;
-                Some(datetime_text(v).ok_or_else(|| v.to_string()))
+                Some(datetime_text(v).map(Time::Text).ok_or_else(|| v.to_string()))
             }
             Self::Values(attrs) => {
                 let v = field(last(attrs, "credential")?, key)?;
-                Some(values_datetime_text(v).ok_or_else(|| v.to_json().to_string()))
+                Some(values_datetime_text(v).map(Time::Text).ok_or_else(|| v.to_json().to_string()))
             }
+            Self::Prepared(v) => Some(match prepared_field(prepared_field(v, "credential")?, key)? {
+                V::Datetime(ms) => Ok(Time::Millis(*ms)),
+                V::Str(s) => Ok(Time::Text(s)),
+                V::Long(n) => Err(n.to_string()),
+                V::Bool(b) => Err(b.to_string()),
+                // Not prepared (`prepared_readable`).
+                _ => Err("(unreadable)".into()),
+            }),
         }
     }
 }
@@ -168,6 +209,25 @@ fn values_datetime_text(v: &ContextValue) -> Option<&str> {
             }
         }
         _ => None,
+    }
+}
+
+/// A credential time's text as an instant: as Cedar (and the compiled
+/// evaluator) reads a `datetime` literal, or else as RFC 3339 (the guards
+/// also accept forms Cedar does not, such as other fractions of a second).
+fn guard_datetime(text: &str) -> Option<SystemTime> {
+    match crate::fast::time::parse_datetime(text) {
+        Some(ms) => from_millis(ms),
+        None => parse_cedar_datetime(text),
+    }
+}
+
+/// Milliseconds since the Unix epoch as an instant.
+fn from_millis(ms: i64) -> Option<SystemTime> {
+    let d = std::time::Duration::from_millis(ms.unsigned_abs());
+    match ms >= 0 {
+        true => std::time::UNIX_EPOCH.checked_add(d),
+        false => std::time::UNIX_EPOCH.checked_sub(d),
     }
 }
 
@@ -201,9 +261,10 @@ pub(crate) fn check(
         };
         match context.and_then(|c| c.credential_time(key)) {
             None => Ok(None),
-            Some(Ok(text)) => {
-                parse_cedar_datetime(text).map(Some).ok_or_else(|| unreadable(&Value::from(text).to_string()))
+            Some(Ok(Time::Text(text))) => {
+                guard_datetime(text).map(Some).ok_or_else(|| unreadable(&Value::from(text).to_string()))
             }
+            Some(Ok(Time::Millis(ms))) => from_millis(ms).map(Some).ok_or_else(|| unreadable(&ms.to_string())),
             Some(Err(shown)) => Err(unreadable(&shown)),
         }
     };

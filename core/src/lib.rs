@@ -30,14 +30,16 @@ pub use clock::{format_rfc3339_millis, parse_rfc3339, Clock, FixedClock, SystemC
 pub use compile::set_load_phase_hook;
 pub use compile::{PolicyInfo, MAX_NESTING};
 pub use decision::{Decision, DecisionError, Outcome, Shadow};
-pub use engine::{validate, Enforcement, Engine, EngineBuilder, ErrorMode, EvaluatorStats};
+pub use engine::{validate, Enforcement, Engine, EngineBuilder, ErrorMode, EvaluatorStats, PreparedRequest};
 #[doc(hidden)]
 pub use entities_json::parse as read_entities_common_forms;
 pub use error::{LoadError, PolicyIssue, RequestError};
+pub use fast::HostValue;
 pub use grants::{Grant, GrantSpec};
 pub use guards::{Revocation, Subject};
 pub use request::{
-    entity_uid, parse_uid, ContextValue, Request, MAX_CONTEXT_DEPTH, MAX_CONTEXT_VALUES, MAX_REQUEST_BYTES,
+    entity_uid, has_path_separator, parse_uid, ContextValue, Request, MAX_CONTEXT_DEPTH, MAX_CONTEXT_VALUES,
+    MAX_REQUEST_BYTES,
 };
 pub use sessions::SessionLimits;
 pub use source::{NamedText, PolicySources};

@@ -297,8 +297,15 @@ pub(crate) fn parse_entity_ref(value: &Value, field: &'static str) -> Result<Ent
     }
 }
 
+/// Whether `s` holds `::` (a uid rather than a bare action name): a byte
+/// scan, as `str::contains` sets up a substring searcher on every call.
+#[doc(hidden)]
+pub fn has_path_separator(s: &str) -> bool {
+    s.as_bytes().windows(2).any(|w| w == b"::")
+}
+
 fn parse_action_str(s: &str) -> Result<ActionRef, RequestError> {
-    if s.contains("::") {
+    if has_path_separator(s) {
         parse_uid(s).map(ActionRef::Uid).map_err(|e| RequestError::Entity {
             field: "action",
             message: format!("`{s}` is not an action reference like Action::\"name\": {e}"),

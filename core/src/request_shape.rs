@@ -83,14 +83,19 @@ impl Record {
     }
 }
 
+/// Entity types, hashed with the Fx hash (the set is built from the schema;
+/// requests only look names up).
+pub(crate) type TypeSet =
+    std::collections::HashSet<EntityTypeName, std::hash::BuildHasherDefault<crate::fast::FxHasher>>;
+
 /// The request shape of one action.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ActionShape {
     /// The principal types the action applies to (parsed once here, so that
     /// checking a request compares type names without formatting them).
-    pub principal_types: HashSet<EntityTypeName>,
+    pub principal_types: TypeSet,
     /// The resource types the action applies to.
-    pub resource_types: HashSet<EntityTypeName>,
+    pub resource_types: TypeSet,
     /// The context record, or `None` when the fast path cannot handle this action.
     pub context: Option<Arc<Record>>,
     /// The context declares `now: datetime`, which the engine supplies.
@@ -182,7 +187,7 @@ pub(crate) fn action_shapes(schema_text: &str) -> crate::fast::FxMap<EntityUid, 
             let uid = EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(name));
             let context = if touches_enum || applies.is_none() { None } else { context };
             // A name that does not parse names no entity a request can carry.
-            let parsed = |names: HashSet<String>| -> HashSet<EntityTypeName> {
+            let parsed = |names: HashSet<String>| -> TypeSet {
                 names.iter().filter_map(|n| EntityTypeName::from_str(n).ok()).collect()
             };
             let (principal_types, resource_types) = (parsed(principal_types), parsed(resource_types));

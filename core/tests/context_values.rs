@@ -6,6 +6,7 @@
 //! reasons, errors and ask owners, with and without session counters.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use agentauthz::cases::{load_cases, Case};
 use agentauthz::{parse_rfc3339, ContextValue, Decision, Engine, PolicySources, Request, SessionLimits};
@@ -222,7 +223,84 @@ proptest! {
         let (a, b, ca, cb) = engines();
         let values = base(case).with_context(attrs.clone());
         let json = base(case).with_context_json(json_map(&attrs));
-        same(&a.authorize_at(&values, now(case)), &b.authorize_at(&json, now(case))).map_err(TestCaseError::fail)?;
+        let by_values = a.authorize_at(&values, now(case));
+        same(&by_values, &b.authorize_at(&json, now(case))).map_err(TestCaseError::fail)?;
         same(&ca.authorize_at(&values, now(case)), &cb.authorize_at(&json, now(case))).map_err(TestCaseError::fail)?;
+        // Read in place (a host object has unique keys: the last one, as in JSON).
+        let host = Value::Object(json_map(&attrs));
+        same(&prepared(prepared_engine(), base(case), &host, &attrs, now(case)), &by_values).map_err(TestCaseError::fail)?;
     }
+}
+
+/// A third plain engine, for the prepared path (its state stays in step with the others').
+static PREPARED_ENGINE: std::sync::LazyLock<Engine> =
+    std::sync::LazyLock::new(|| Engine::builder(PolicySources::from_dir(DIR).unwrap()).build().unwrap());
+
+fn prepared_engine() -> &'static Engine {
+    &PREPARED_ENGINE
+}
+
+/// Decides as a binding does: prepared when the engine takes it, else with the values.
+fn prepared(e: &Engine, req: Request, host: &Value, attrs: &[(String, ContextValue)], at: SystemTime) -> Decision {
+    match e.prepare(req, host, Some(at)) {
+        Ok(p) => match e.decide_prepared(p) {
+            Ok(d) => d,
+            Err(p) => {
+                assert_eq!(p.now(), at);
+                e.authorize_at(&p.into_request().with_context(attrs.to_vec()), at)
+            }
+        },
+        Err(req) => e.authorize_at(&req.with_context(attrs.to_vec()), at),
+    }
+}
+
+#[test]
+fn a_prepared_request_is_handed_back_after_a_reload_and_by_engines_it_does_not_suit() {
+    let case = cases().into_iter().find(|c| c.request.get("context").is_some()).unwrap();
+    let host = case.request["context"].clone();
+    let e = Engine::builder(PolicySources::from_dir(DIR).unwrap()).build().unwrap();
+    let p = e.prepare(base(&case), &host, Some(now(&case))).unwrap();
+    // Same sources: the same version, still decided the prepared way.
+    e.reload(&PolicySources::from_dir(DIR).unwrap()).unwrap();
+    let d = e.decide_prepared(p).unwrap();
+    assert_eq!(d.outcome.to_string(), case.outcome.to_string());
+    let p = e.prepare(base(&case), &host, Some(now(&case))).unwrap();
+    let mut changed = PolicySources::from_dir(DIR).unwrap();
+    changed.policies[0].text.push_str("\n// edited\n");
+    e.reload(&changed).unwrap();
+    assert!(e.decide_prepared(p).is_err(), "converted against another policy version");
+    // Session counters rewrite the context; an audit log records it as given.
+    let counted = Engine::builder(PolicySources::from_dir(DIR).unwrap())
+        .session_counters(SessionLimits::default())
+        .build()
+        .unwrap();
+    assert!(counted.prepare(base(&case), &host, Some(now(&case))).is_err());
+    // A context the schema does not allow is left to the other path (which reports it).
+    let mut extra = host.clone();
+    extra["not_declared"] = json!(1);
+    assert!(e.prepare(base(&case), &extra, Some(now(&case))).is_err());
+}
+
+/// A context read in place (`Engine::prepare`, what the bindings do) decides
+/// exactly as the same context given as values, and every example case is
+/// decided that way (not handed back to the values path).
+#[test]
+fn prepared_contexts_decide_every_example_case_the_same() {
+    let (a, b, _, _) = engines();
+    let mut compared = 0;
+    for case in cases() {
+        let Some(ctx) = case.request.get("context") else { continue };
+        let attrs = record(&to_values(ctx));
+        let prepared = match a.prepare(base(&case), &Value::Object(json_map(&attrs)), Some(now(&case))) {
+            Ok(p) => p,
+            Err(_) => panic!("{}: not prepared", case.name),
+        };
+        let d = match a.decide_prepared(prepared) {
+            Ok(d) => d,
+            Err(_) => panic!("{}: handed back", case.name),
+        };
+        same(&d, &b.authorize_at(&base(&case).with_context(attrs), now(&case))).unwrap();
+        compared += 1;
+    }
+    assert!(compared > 20, "{compared} cases compared");
 }

@@ -396,21 +396,60 @@ impl ContextSource for ContextValue {
 /// would fall back, or an extension string does not parse, or a record
 /// repeats a key): the caller then takes Cedar's path, which reports the
 /// problem (and reads a repeated key as JSON does).
-pub(crate) fn convert_context<'a, S: ContextSource + 'a>(
+pub(crate) fn convert_context<'a, S: HostValue + 'a>(
     attrs: impl Iterator<Item = (&'a str, &'a S)>,
     record: &Record,
     now: Option<i64>,
 ) -> Option<Value> {
     let mut out: Vec<(usize, Arc<str>, Value)> = Vec::with_capacity(attrs.size_hint().0 + 1);
     let mut required = 0usize;
+    let mut budget = Budget::unlimited();
     for (k, v) in attrs {
-        if now.is_some() && k == "now" {
-            continue;
-        }
-        let (at, (name, ty, req)) = record.position(k)?;
-        required += usize::from(*req);
-        out.push((at, own_name(name), value(v, ty)?));
+        top_attr(&mut out, &mut required, record, now, k, v, &mut budget)?;
     }
+    finish_context(out, required, record, now)
+}
+
+/// [`convert_context`] for a context read in place from host values (see
+/// [`HostValue`]), within `budget`: `None` also when the budget runs out.
+pub(crate) fn convert_host_context<H: HostValue>(
+    context: &H,
+    record: &Record,
+    now: Option<i64>,
+    budget: &mut Budget,
+) -> Option<Value> {
+    let mut out: Vec<(usize, Arc<str>, Value)> = Vec::with_capacity(record.sorted.len() + 1);
+    let mut required = 0usize;
+    context.each_attr(|k, v| top_attr(&mut out, &mut required, record, now, k, v, budget))?;
+    finish_context(out, required, record, now)
+}
+
+/// One attribute of the context record (the engine's `now` replaces the caller's).
+fn top_attr<S: HostValue>(
+    out: &mut Vec<(usize, Arc<str>, Value)>,
+    required: &mut usize,
+    record: &Record,
+    now: Option<i64>,
+    k: &str,
+    v: &S,
+    budget: &mut Budget,
+) -> Option<()> {
+    if now.is_some() && k == "now" {
+        return Some(());
+    }
+    budget.take(1, k.len())?;
+    let (at, (name, ty, req)) = record.position(k)?;
+    *required += usize::from(*req);
+    out.push((at, own_name(name), value(v, ty, budget, 1)?));
+    Some(())
+}
+
+fn finish_context(
+    mut out: Vec<(usize, Arc<str>, Value)>,
+    mut required: usize,
+    record: &Record,
+    now: Option<i64>,
+) -> Option<Value> {
     if let Some(now) = now {
         // `now` is declared whenever the engine stamps it (`declares_now`).
         let (at, (name, _, req)) = record.position("now")?;
@@ -418,6 +457,94 @@ pub(crate) fn convert_context<'a, S: ContextSource + 'a>(
         out.push((at, own_name(name), Value::Datetime(now)));
     }
     unique_record(out, required, record.required)
+}
+
+/// A value read in place by the engine's typed context conversion: Cedar's
+/// JSON data model (strings, 64-bit integers, booleans, lists as sets,
+/// records), without building an intermediate tree. The language bindings
+/// implement it for their host objects (see `Engine::prepare`).
+///
+/// Every method answers `None` for a value that is not of its kind. A value
+/// the implementation does not read exactly as [`ContextValue`] would (any
+/// other host type) must answer `None` to all of them: the engine then
+/// decides the request from its [`ContextValue`] form instead.
+pub trait HostValue {
+    /// The text of a string.
+    fn as_str(&self) -> Option<&str>;
+    /// A 64-bit signed integer (not a boolean).
+    fn as_long(&self) -> Option<i64>;
+    /// A boolean.
+    fn as_bool(&self) -> Option<bool>;
+    /// Calls `f` on each element of a list (a Cedar set), stopping at the
+    /// first `None`; `None` when this is not a list or `f` stopped.
+    fn each_item(&self, f: impl FnMut(&Self) -> Option<()>) -> Option<()>;
+    /// Calls `f` on each attribute of a record (keys are unique; attributes
+    /// the host language writes as absent are skipped), stopping at the first
+    /// `None`; `None` when this is not a record or `f` stopped.
+    fn each_attr(&self, f: impl FnMut(&str, &Self) -> Option<()>) -> Option<()>;
+}
+
+impl HostValue for Json {
+    fn as_str(&self) -> Option<&str> {
+        Json::as_str(self)
+    }
+    fn as_long(&self) -> Option<i64> {
+        self.as_i64()
+    }
+    fn as_bool(&self) -> Option<bool> {
+        Json::as_bool(self)
+    }
+    fn each_item(&self, f: impl FnMut(&Self) -> Option<()>) -> Option<()> {
+        self.as_array()?.iter().try_for_each(f)
+    }
+    fn each_attr(&self, mut f: impl FnMut(&str, &Self) -> Option<()>) -> Option<()> {
+        self.as_object()?.iter().try_for_each(|(k, v)| f(k, v))
+    }
+}
+
+impl HostValue for ContextValue {
+    fn as_str(&self) -> Option<&str> {
+        ContextSource::as_str(self)
+    }
+    fn as_long(&self) -> Option<i64> {
+        ContextSource::as_long(self)
+    }
+    fn as_bool(&self) -> Option<bool> {
+        ContextSource::as_bool(self)
+    }
+    fn each_item(&self, f: impl FnMut(&Self) -> Option<()>) -> Option<()> {
+        self.as_set()?.iter().try_for_each(f)
+    }
+    fn each_attr(&self, mut f: impl FnMut(&str, &Self) -> Option<()>) -> Option<()> {
+        self.as_record()?.try_for_each(|(k, v)| f(k, v))
+    }
+}
+
+/// How much a conversion may still take: values (attributes and set
+/// elements), bytes of text (keys and strings) and nesting depth.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    values: usize,
+    bytes: usize,
+    depth: usize,
+}
+
+impl Budget {
+    /// No limit (the context was checked against the limits already).
+    pub(crate) fn unlimited() -> Self {
+        Self { values: usize::MAX, bytes: usize::MAX, depth: usize::MAX }
+    }
+
+    /// At most `values` values, `bytes` bytes of text and `depth` levels.
+    pub(crate) fn new(values: usize, bytes: usize, depth: usize) -> Self {
+        Self { values, bytes, depth }
+    }
+
+    fn take(&mut self, values: usize, bytes: usize) -> Option<()> {
+        self.values = self.values.checked_sub(values)?;
+        self.bytes = self.bytes.checked_sub(bytes)?;
+        Some(())
+    }
 }
 
 /// This thread's copy of an attribute name. Not a clone of the schema's shared
@@ -476,27 +603,44 @@ fn unique_record(mut attrs: Vec<(usize, Arc<str>, Value)>, required: usize, want
     Some(Value::Record(attrs.into_iter().map(|(_, k, v)| (k, v)).collect()))
 }
 
-fn value<S: ContextSource>(v: &S, ty: &Ty) -> Option<Value> {
+/// One value of type `ty` at `depth` (a context attribute's value is at 1).
+fn value<S: HostValue>(v: &S, ty: &Ty, budget: &mut Budget, depth: usize) -> Option<Value> {
+    if depth > budget.depth {
+        return None;
+    }
     Some(match ty {
-        Ty::String => Value::Str(Arc::from(v.as_str()?)),
+        Ty::String => {
+            let s = v.as_str()?;
+            budget.take(0, s.len())?;
+            Value::Str(Arc::from(s))
+        }
         Ty::Long => Value::Long(v.as_long()?),
         Ty::Bool => Value::Bool(v.as_bool()?),
         Ty::Ext(Ext::Datetime) => Value::Datetime(parse_datetime(v.as_str()?)?),
         Ty::Ext(Ext::Duration) => Value::Duration(parse_duration(v.as_str()?)?),
-        Ty::Set(elem) => Value::Set(v.as_set()?.iter().map(|i| value(i, elem)).collect::<Option<Vec<_>>>()?.into()),
+        Ty::Set(elem) => {
+            let mut items = Vec::new();
+            v.each_item(|i| {
+                budget.take(1, 0)?;
+                items.push(value(i, elem, budget, depth + 1)?);
+                Some(())
+            })?;
+            Value::Set(items.into())
+        }
         Ty::Record(r) => {
-            let items = v.as_record()?;
-            let mut attrs = Vec::with_capacity(items.size_hint().0);
+            let mut attrs = Vec::with_capacity(r.sorted.len());
             let mut required = 0usize;
-            for (k, item) in items {
+            v.each_attr(|k, item| {
                 // An escape (`__extn`, `__entity`) is Cedar's to interpret.
                 if k == "__extn" || k == "__entity" {
                     return None;
                 }
+                budget.take(1, k.len())?;
                 let (at, (name, t, req)) = r.position(k)?;
                 required += usize::from(*req);
-                attrs.push((at, own_name(name), value(item, t)?));
-            }
+                attrs.push((at, own_name(name), value(item, t, budget, depth + 1)?));
+                Some(())
+            })?;
             return unique_record(attrs, required, r.required);
         }
         _ => return None,

@@ -26,7 +26,8 @@ use std::sync::Arc;
 
 use cedar_policy::{Effect, EntityUid, PolicyId};
 
-pub(crate) use compile::{build, convert_context, ContextSource, FastSet};
+pub use compile::HostValue;
+pub(crate) use compile::{build, convert_context, convert_host_context, Budget, ContextSource, FastSet};
 pub(crate) use eval::eval_policy;
 
 /// Evaluation stopped: let Cedar evaluate instead.
