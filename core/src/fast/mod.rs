@@ -64,7 +64,12 @@ pub(crate) enum Value {
     Opaque,
 }
 
+/// The attribute `name` of a record (keys unique and sorted). A short record
+/// is scanned: lengths differ for most names, so few bytes are compared.
 pub(crate) fn lookup<'a>(attrs: &'a [(Arc<str>, Value)], name: &str) -> Option<&'a Value> {
+    if attrs.len() <= 8 {
+        return attrs.iter().find(|(k, _)| **k == *name).map(|(_, v)| v);
+    }
     attrs.binary_search_by(|(k, _)| (**k).cmp(name)).ok().and_then(|i| attrs.get(i)).map(|(_, v)| v)
 }
 
