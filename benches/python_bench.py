@@ -24,6 +24,7 @@ import argparse
 import copy
 import functools
 import gc
+import os
 import statistics
 import sys
 import time
@@ -145,7 +146,15 @@ def cedarpy_calls(cases: List[Dict[str, Any]]) -> Optional[Tuple[List[Callable[[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=300, help="passes over the request set (default 300)")
+    ap.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="pin the process to this CPU (os.sched_setaffinity): steadier medians on hosts that migrate processes",
+    )
     args = ap.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     cases = pick_cases()
     print(f"{len(cases)} requests from {EXAMPLE.relative_to(REPO)}/cases.toml, {args.rounds} rounds, Python {sys.version.split()[0]}")
 
