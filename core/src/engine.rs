@@ -620,17 +620,7 @@ impl Engine {
         }
         let c = self.compiled.load();
         let action = resolve_action(&c, &req.action).ok()?;
-        let shape = c.shapes.get(&*action)?;
-        let record = shape.context.as_ref()?;
-        for (uid, allowed) in [(&req.principal, &shape.principal_types), (&req.resource, &shape.resource_types)] {
-            if !allowed.contains(uid.type_name()) {
-                return None;
-            }
-        }
-        let now_ms = match shape.declares_now {
-            true => Some(crate::fast::time::clock_millis(now)?),
-            false => None,
-        };
+        let (record, now_ms) = compiled_context_type(&c, req, &action, now)?;
         // Well inside every limit the other path enforces (the binding's
         // conversion budget, `check_values`), so that nothing it would refuse
         // is decided here.
@@ -1131,18 +1121,7 @@ fn fast_env<'c>(
     [principal, action_ref, resource]: [crate::fast::EntRef; 3],
     now: SystemTime,
 ) -> Option<crate::fast::Env<'c>> {
-    let shape = c.shapes.get(action)?;
-    let record = shape.context.as_ref()?;
-    for (uid, allowed) in [(&req.principal, &shape.principal_types), (&req.resource, &shape.resource_types)] {
-        if !allowed.contains(uid.type_name()) {
-            return None;
-        }
-    }
-    // The instant of the stamp Cedar's path parses (or the same failure).
-    let now_ms = match shape.declares_now {
-        true => Some(crate::fast::time::clock_millis(now)?),
-        false => None,
-    };
+    let (record, now_ms) = compiled_context_type(c, req, action, now)?;
     let context = match &req.context {
         RequestContext::Json(map) => {
             crate::fast::convert_context(map.iter().map(|(k, v)| (k.as_str(), v)), record, now_ms)?
@@ -1153,6 +1132,31 @@ fn fast_env<'c>(
         RequestContext::Typed(_) => return None,
     };
     Some(crate::fast::Env { store: &c.fast, principal, action: action_ref, resource, context })
+}
+
+/// The action's context type, when the request's principal and resource
+/// types are the action's and the compiled evaluator can take its context,
+/// with the clock reading to stamp as `context.now` where the schema
+/// declares it: the instant of the stamp Cedar's path parses (or the same
+/// failure).
+fn compiled_context_type<'c>(
+    c: &'c Compiled,
+    req: &Request,
+    action: &EntityUid,
+    now: SystemTime,
+) -> Option<(&'c crate::request_shape::Record, Option<i64>)> {
+    let shape = c.shapes.get(action)?;
+    let record = shape.context.as_ref()?;
+    for (uid, allowed) in [(&req.principal, &shape.principal_types), (&req.resource, &shape.resource_types)] {
+        if !allowed.contains(uid.type_name()) {
+            return None;
+        }
+    }
+    let now_ms = match shape.declares_now {
+        true => Some(crate::fast::time::clock_millis(now)?),
+        false => None,
+    };
+    Some((record, now_ms))
 }
 
 /// Builds the Cedar context, inserting the clock's `now` where the schema declares it.
