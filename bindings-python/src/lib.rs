@@ -507,17 +507,13 @@ impl Engine {
         let mut request = build_request(principal, action, resource, None).map_err(|m| request_error(py, m))?;
         if let Some(c) = context.filter(|c| c.is_instance_of::<PyDict>()) {
             // The context read in place, with no intermediate tree; the engine
-            // gives the request back when this form cannot decide it exactly.
-            request = match self.inner.prepare(request, &convert::PyHost(c.clone()), now) {
-                Ok(prepared) => match py.detach(|| self.inner.decide_prepared(prepared)) {
-                    Ok(inner) => return Ok(Decision { inner }),
-                    Err(prepared) => {
-                        now = Some(prepared.now());
-                        prepared.into_request()
-                    }
-                },
-                Err(request) => *request,
-            };
+            // declines when this form cannot decide the request exactly.
+            if let Some(prepared) = self.inner.prepare(&request, &convert::PyHost(c.clone()), now) {
+                if let Some(inner) = py.detach(|| self.inner.decide_prepared(&request, &prepared)) {
+                    return Ok(Decision { inner });
+                }
+                now = Some(prepared.now());
+            }
         }
         if let Some(c) = context {
             let record = convert::context_record(c, &mut Limits::context())

@@ -260,34 +260,23 @@ pub fn validate(sources: &PolicySources) -> Result<Vec<PolicyIssue>, LoadError> 
     crate::compile::validate_sources(sources)
 }
 
-/// A request with its context converted by [`Engine::prepare`], for
-/// [`Engine::decide_prepared`].
+/// A request's context converted by [`Engine::prepare`], for
+/// [`Engine::decide_prepared`] with the same request.
 #[derive(Debug)]
-pub struct PreparedRequest {
-    request: Request,
-    context: PreparedContext,
+pub struct PreparedContext {
+    value: crate::fast::Value,
+    /// The clock reading the request is decided at.
     now: SystemTime,
+    /// The policy version it was converted against (the schema's context types).
+    version: VersionStamp,
 }
 
-impl PreparedRequest {
-    /// The request without its context (to attach the context and decide it
-    /// with [`Engine::authorize_at`] at [`PreparedRequest::now`]).
-    pub fn into_request(self) -> Request {
-        self.request
-    }
-
-    /// The clock reading the request is decided at.
+impl PreparedContext {
+    /// The clock reading the request is decided at (to decide it with
+    /// [`Engine::authorize_at`] when [`Engine::decide_prepared`] declines).
     pub fn now(&self) -> SystemTime {
         self.now
     }
-}
-
-/// A context in the compiled evaluator's form, with the parts the guards read.
-#[derive(Debug)]
-struct PreparedContext {
-    value: crate::fast::Value,
-    /// The policy version it was converted against (the schema's context types).
-    version: VersionStamp,
 }
 
 /// A policy version (`sha256:` and 16 hex digits), copied: compared without
@@ -592,55 +581,49 @@ impl Engine {
     /// Converts a request's context in place from host-language values (see
     /// [`HostValue`]) for [`Engine::decide_prepared`], skipping the
     /// intermediate [`ContextValue`](crate::ContextValue) tree: what the
-    /// bindings do before releasing their interpreter lock. `now` is the
-    /// clock reading to decide at (`None`: the engine's clock, now).
+    /// bindings do before releasing their interpreter lock. `request` is the
+    /// request without its context; `now` is the clock reading to decide at
+    /// (`None`: the engine's clock, now).
     ///
-    /// Gives the request back (`Err`) whenever the prepared form might not
-    /// decide exactly as [`Engine::authorize_at`] with the same context as
-    /// [`ContextValue`]s: the engine keeps an audit log or session counters,
-    /// a value is of a kind or size the conversion leaves to that path, or
-    /// the context does not match the action's context type. The caller then
-    /// attaches the context and calls [`Engine::authorize_at`].
+    /// `None` whenever the prepared form might not decide exactly as
+    /// [`Engine::authorize_at`] with the same context as [`ContextValue`]s:
+    /// the engine keeps an audit log or session counters, a value is of a
+    /// kind or size the conversion leaves to that path, or the context does
+    /// not match the action's context type. The caller then attaches the
+    /// context to the request and calls [`Engine::authorize_at`].
+    ///
+    /// [`ContextValue`]: crate::ContextValue
     pub fn prepare<H: HostValue>(
         &self,
-        request: Request,
+        request: &Request,
         context: &H,
         now: Option<SystemTime>,
-    ) -> Result<PreparedRequest, Box<Request>> {
-        let now = now.unwrap_or_else(|| self.clock.now());
-        match self.prepare_context(&request, context, now) {
-            Some(context) => Ok(PreparedRequest { request, context, now }),
-            None => Err(Box::new(request)),
-        }
-    }
-
-    fn prepare_context<H: HostValue>(&self, req: &Request, context: &H, now: SystemTime) -> Option<PreparedContext> {
+    ) -> Option<PreparedContext> {
         if self.audit.is_some() || self.sessions.is_some() || !self.compiled_evaluator {
             return None;
         }
+        let now = now.unwrap_or_else(|| self.clock.now());
         let c = self.compiled.load();
-        let action = resolve_action(&c, &req.action).ok()?;
-        let (record, now_ms) = compiled_context_type(&c, req, &action, now)?;
+        let action = resolve_action(&c, &request.action).ok()?;
+        let (record, now_ms) = compiled_context_type(&c, request, &action, now)?;
         // Well inside every limit the other path enforces (the binding's
         // conversion budget, `check_values`), so that nothing it would refuse
         // is decided here.
         let mut budget = crate::fast::Budget::new(MAX_CONTEXT_VALUES / 4, MAX_REQUEST_BYTES / 4, MAX_CONTEXT_DEPTH / 2);
         let value = crate::fast::convert_host_context(context, record, now_ms, &mut budget)?;
-        guards::prepared_readable(&value).then(|| PreparedContext { value, version: VersionStamp::of(&c.version) })
+        guards::prepared_readable(&value).then(|| PreparedContext { value, now, version: VersionStamp::of(&c.version) })
     }
 
-    /// Decides a request prepared by [`Engine::prepare`], exactly as
+    /// Decides `request` (without its context) with the context
+    /// [`Engine::prepare`] converted for it, exactly as
     /// [`Engine::authorize_at`] would decide it with its context as
-    /// [`ContextValue`](crate::ContextValue)s. Gives the request back
-    /// (`Err`), having changed nothing, when the prepared form cannot decide
-    /// it alone: the policies were reloaded since, or a policy needs Cedar's
-    /// own evaluator (which needs the context in Cedar's form). The caller
-    /// then attaches the context and calls [`Engine::authorize_at`].
-    pub fn decide_prepared(&self, prepared: PreparedRequest) -> Result<Decision, Box<PreparedRequest>> {
-        match self.decide_with(&prepared.request, prepared.now, Some(&prepared.context)) {
-            Ok((decision, _)) => Ok(decision),
-            Err(Unprepared) => Err(Box::new(prepared)),
-        }
+    /// [`ContextValue`](crate::ContextValue)s. `None`, having changed
+    /// nothing, when the prepared form cannot decide it alone: the policies
+    /// were reloaded since, or a policy needs Cedar's own evaluator (which
+    /// needs the context in Cedar's form). The caller then attaches the
+    /// context and calls [`Engine::authorize_at`] at [`PreparedContext::now`].
+    pub fn decide_prepared(&self, request: &Request, prepared: &PreparedContext) -> Option<Decision> {
+        self.decide_with(request, prepared.now, Some(prepared)).ok().map(|(decision, _)| decision)
     }
 
     /// Decides a request in the JSON form (see [`Request`]); a request that

@@ -30,7 +30,7 @@ pub use clock::{format_rfc3339_millis, parse_rfc3339, Clock, FixedClock, SystemC
 pub use compile::set_load_phase_hook;
 pub use compile::{PolicyInfo, MAX_NESTING};
 pub use decision::{Decision, DecisionError, Outcome, Shadow};
-pub use engine::{validate, Enforcement, Engine, EngineBuilder, ErrorMode, EvaluatorStats, PreparedRequest};
+pub use engine::{validate, Enforcement, Engine, EngineBuilder, ErrorMode, EvaluatorStats, PreparedContext};
 #[doc(hidden)]
 pub use entities_json::parse as read_entities_common_forms;
 pub use error::{LoadError, PolicyIssue, RequestError};

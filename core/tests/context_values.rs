@@ -242,16 +242,13 @@ fn prepared_engine() -> &'static Engine {
 
 /// Decides as a binding does: prepared when the engine takes it, else with the values.
 fn prepared(e: &Engine, req: Request, host: &Value, attrs: &[(String, ContextValue)], at: SystemTime) -> Decision {
-    match e.prepare(req, host, Some(at)) {
-        Ok(p) => match e.decide_prepared(p) {
-            Ok(d) => d,
-            Err(p) => {
-                assert_eq!(p.now(), at);
-                e.authorize_at(&p.into_request().with_context(attrs.to_vec()), at)
-            }
-        },
-        Err(req) => e.authorize_at(&req.with_context(attrs.to_vec()), at),
+    if let Some(p) = e.prepare(&req, host, Some(at)) {
+        assert_eq!(p.now(), at);
+        if let Some(d) = e.decide_prepared(&req, &p) {
+            return d;
+        }
     }
+    e.authorize_at(&req.with_context(attrs.to_vec()), at)
 }
 
 #[test]
@@ -259,26 +256,27 @@ fn a_prepared_request_is_handed_back_after_a_reload_and_by_engines_it_does_not_s
     let case = cases().into_iter().find(|c| c.request.get("context").is_some()).unwrap();
     let host = case.request["context"].clone();
     let e = Engine::builder(PolicySources::from_dir(DIR).unwrap()).build().unwrap();
-    let p = e.prepare(base(&case), &host, Some(now(&case))).unwrap();
+    let req = base(&case);
+    let p = e.prepare(&req, &host, Some(now(&case))).unwrap();
     // Same sources: the same version, still decided the prepared way.
     e.reload(&PolicySources::from_dir(DIR).unwrap()).unwrap();
-    let d = e.decide_prepared(p).unwrap();
+    let d = e.decide_prepared(&req, &p).unwrap();
     assert_eq!(d.outcome.to_string(), case.outcome.to_string());
-    let p = e.prepare(base(&case), &host, Some(now(&case))).unwrap();
+    let p = e.prepare(&req, &host, Some(now(&case))).unwrap();
     let mut changed = PolicySources::from_dir(DIR).unwrap();
     changed.policies[0].text.push_str("\n// edited\n");
     e.reload(&changed).unwrap();
-    assert!(e.decide_prepared(p).is_err(), "converted against another policy version");
+    assert!(e.decide_prepared(&req, &p).is_none(), "converted against another policy version");
     // Session counters rewrite the context; an audit log records it as given.
     let counted = Engine::builder(PolicySources::from_dir(DIR).unwrap())
         .session_counters(SessionLimits::default())
         .build()
         .unwrap();
-    assert!(counted.prepare(base(&case), &host, Some(now(&case))).is_err());
+    assert!(counted.prepare(&req, &host, Some(now(&case))).is_none());
     // A context the schema does not allow is left to the other path (which reports it).
     let mut extra = host.clone();
     extra["not_declared"] = json!(1);
-    assert!(e.prepare(base(&case), &extra, Some(now(&case))).is_err());
+    assert!(e.prepare(&req, &extra, Some(now(&case))).is_none());
 }
 
 /// A context read in place (`Engine::prepare`, what the bindings do) decides
@@ -291,14 +289,10 @@ fn prepared_contexts_decide_every_example_case_the_same() {
     for case in cases() {
         let Some(ctx) = case.request.get("context") else { continue };
         let attrs = record(&to_values(ctx));
-        let prepared = match a.prepare(base(&case), &Value::Object(json_map(&attrs)), Some(now(&case))) {
-            Ok(p) => p,
-            Err(_) => panic!("{}: not prepared", case.name),
-        };
-        let d = match a.decide_prepared(prepared) {
-            Ok(d) => d,
-            Err(_) => panic!("{}: handed back", case.name),
-        };
+        let req = base(&case);
+        let p = a.prepare(&req, &Value::Object(json_map(&attrs)), Some(now(&case)));
+        let Some(p) = p else { panic!("{}: not prepared", case.name) };
+        let Some(d) = a.decide_prepared(&req, &p) else { panic!("{}: handed back", case.name) };
         same(&d, &b.authorize_at(&base(&case).with_context(attrs), now(&case))).unwrap();
         compared += 1;
     }
