@@ -265,21 +265,304 @@ function requestJson(request) {
   }
 }
 
+// The binary fast path (src/wire.rs gives the format). The same plain data
+// as the JSON path above, in the same order and with the same checks, is
+// written into a buffer the engine keeps for this purpose; one native call
+// decides it and, for a common decision, writes back the outcome, `evalUs` and
+// numbers into a table of the engine's policies held here, from which the
+// decision object is built without parsing text. The decision is the object
+// JSON.parse would have made of the JSON path's text. Reentrant calls (a
+// getter in a request that calls authorize on the same engine), requests that
+// do not fit the buffer and `now` values other than numbers and Dates take
+// the paths above.
+const WIRE_BYTES = 16384
+const WIRE_AT = 8
+const OUTCOMES = ['allow', 'deny', 'ask']
+const WIRE = Symbol('agentauthz.wire')
+let wbuf = null
+let wview = null
+let wpos = 0
+let wroom = false
+
+class WireState {
+  constructor() {
+    this.buf = Buffer.alloc(WIRE_BYTES)
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
+    this.generation = 0
+    this.version = ''
+    this.reasons = []
+    this.stale = true
+    this.busy = false
+  }
+
+  refresh(engine) {
+    const table = JSON.parse(engine.__reasonTable())
+    this.generation = table.generation
+    this.version = table.version
+    this.reasons = table.reasons
+    this.stale = false
+  }
+}
+
+function wireState(engine) {
+  let state = engine[WIRE]
+  if (state === undefined) {
+    state = new WireState()
+    Object.defineProperty(engine, WIRE, { value: state, writable: false, configurable: false, enumerable: false })
+  }
+  return state
+}
+
+/** A string at wpos (u32 byte length, UTF-8); false when it is not well formed or does not fit. */
+function wireString(s) {
+  const n = s.length
+  if (wpos + 4 + 3 * n > wbuf.length) {
+    wroom = true
+    return false
+  }
+  const at = wpos
+  wpos += 4
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x80) {
+      if (!s.isWellFormed()) return false
+      const written = wbuf.write(s, at + 4, 'utf8')
+      wview.setUint32(at, written, true)
+      wpos = at + 4 + written
+      return true
+    }
+    wbuf[wpos++] = c
+  }
+  wview.setUint32(at, n, true)
+  return true
+}
+
+/** `plain` (above), writing the value at wpos as it checks it. */
+function wire(v, depth) {
+  if (wpos + 9 > wbuf.length) {
+    wroom = true
+    return false
+  }
+  switch (typeof v) {
+    case 'string':
+      budget -= 3 * v.length + 8
+      if (budget < 0) return false
+      wbuf[wpos++] = 4
+      return wireString(v)
+    case 'number':
+      budget -= 8
+      if (!Number.isSafeInteger(v)) return false
+      wbuf[wpos] = 3
+      wview.setFloat64(wpos + 1, v, true)
+      wpos += 9
+      return true
+    case 'boolean':
+      budget -= 8
+      wbuf[wpos++] = v ? 2 : 1
+      return true
+    case 'object': {
+      if (v === null || depth >= MAX_DEPTH) return false
+      budget -= 8
+      const at = wpos
+      if (Array.isArray(v)) {
+        const n = v.length
+        budget -= 8 * n
+        if (budget < 0) return false
+        wbuf[at] = 5
+        wpos += 9
+        for (let i = 0; i < n; i++) {
+          const item = v[i]
+          if (item === undefined || !wire(item, depth + 1)) return false
+        }
+        wview.setUint32(at + 1, n, true)
+        wview.setUint32(at + 5, wpos - at - 9, true)
+        return true
+      }
+      const proto = Object.getPrototypeOf(v)
+      if (proto === DATE_PROTO) {
+        const t = v.toJSON === DATE_TO_JSON ? v.getTime() : NaN
+        if (!(t >= 0 && t <= MAX_ISO_MS)) return false
+        // As JSON.stringify writes a Date (toJSON: toISOString), outside the budget as in `plain`.
+        const text = v.toISOString()
+        const outer = budget
+        wbuf[wpos++] = 4
+        const ok = wireString(text)
+        budget = outer
+        return ok
+      }
+      if ((proto !== OBJECT_PROTO && proto !== null) || v.toJSON !== undefined) return false
+      wbuf[at] = 6
+      wpos += 9
+      let n = 0
+      for (const key in v) {
+        const item = v[key]
+        if (item === undefined) continue
+        budget -= 3 * key.length
+        n++
+        if (!wireString(key) || !wire(item, depth + 1)) return false
+      }
+      wview.setUint32(at + 1, n, true)
+      wview.setUint32(at + 5, wpos - at - 9, true)
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/** The decision __authorizeWire wrote into the state's buffer. */
+function wireDecision(state) {
+  const view = state.view
+  const buf = state.buf
+  const table = state.reasons
+  const outcome = view.getUint32(0, true)
+  const n = view.getUint32(4, true)
+  const evalUs = view.getFloat64(8, true)
+  const reasons = []
+  let at = 16
+  for (let i = 0; i < n; i++) {
+    const index = view.getUint32(at, true)
+    at += 4
+    if (index !== 0xffffffff) {
+      const r = table[index]
+      reasons.push({ policyId: r.policyId, effect: r.effect, annotations: { ...r.annotations } })
+      continue
+    }
+    // A reason outside the table (an engine guard's), inline.
+    let len = view.getUint32(at, true)
+    const policyId = buf.toString('utf8', at + 4, at + 4 + len)
+    at += 4 + len
+    const effect = view.getUint32(at, true) === 1 ? 'forbid' : 'permit'
+    const count = view.getUint32(at + 4, true)
+    at += 8
+    const annotations = {}
+    for (let j = 0; j < count; j++) {
+      len = view.getUint32(at, true)
+      const key = buf.toString('utf8', at + 4, at + 4 + len)
+      at += 4 + len
+      len = view.getUint32(at, true)
+      annotations[key] = buf.toString('utf8', at + 4, at + 4 + len)
+      at += 4 + len
+    }
+    reasons.push({ policyId, effect, annotations })
+  }
+  let approvalId = null
+  const idLength = view.getUint32(at, true)
+  at += 4
+  if (idLength !== 0xffffffff) {
+    approvalId = buf.toString('utf8', at, at + idLength)
+    at += idLength
+  }
+  const owners = view.getUint32(at, true)
+  at += 4
+  const askOwners = []
+  for (let i = 0; i < owners; i++) {
+    const len = view.getUint32(at, true)
+    at += 4
+    askOwners.push(buf.toString('utf8', at, at + len))
+    at += len
+  }
+  return {
+    outcome: OUTCOMES[outcome],
+    allowed: outcome === 0,
+    reasons,
+    errors: [],
+    askOwner: askOwners.length > 0 ? askOwners[0] : null,
+    askOwners,
+    approvalId,
+    policyVersion: state.version,
+    evalUs,
+    shadow: null,
+  }
+}
+
+/**
+ * Decides `request` through the binary path; undefined when the request is
+ * not plain data or does not fit (the caller then takes the other paths).
+ */
+function authorizeWire(engine, request, nowMs) {
+  const state = wireState(engine)
+  if (state.busy) return null
+  if (state.stale) state.refresh(engine)
+  state.busy = true
+  // Saved and restored: a getter in the request may call authorize on another engine.
+  const outerBudget = budget
+  const outerBuf = wbuf
+  const outerView = wview
+  const outerPos = wpos
+  const outerRoom = wroom
+  try {
+    wbuf = state.buf
+    wview = state.view
+    wpos = WIRE_AT
+    wroom = false
+    budget = MAX_BYTES
+    if (!wire(request, 0)) return wroom ? null : undefined
+    // The header: the table generation held here (a decision overwrites it).
+    wview.setUint32(0, state.generation, true)
+    const result = engine.__authorizeWire(state.buf, wpos - WIRE_AT, nowMs)
+    if (result === 1) return wireDecision(state)
+    if (state.view.getUint32(4, true) !== state.generation) state.stale = true
+    return JSON.parse(result)
+  } finally {
+    budget = outerBudget
+    wbuf = outerBuf
+    wview = outerView
+    wpos = outerPos
+    wroom = outerRoom
+    state.busy = false
+  }
+}
+
+/** `now` as epoch milliseconds for the binary path; undefined for the other paths. */
+function nowMillis(now) {
+  if (typeof now === 'number') return Number.isFinite(now) ? now : undefined
+  if (now !== null && typeof now === 'object' && Object.getPrototypeOf(now) === DATE_PROTO) {
+    const t = now.getTime()
+    return Number.isFinite(t) ? t : undefined
+  }
+  return undefined
+}
+
 const nativeAuthorize = Engine.prototype.authorize
 const nativeAuthorizeAt = Engine.prototype.authorizeAt
 
-// The native conversion stays reachable for the differential test.
+// The native conversion and the JSON path stay reachable for the differential tests.
 for (const [name, fn] of [
   ['__authorizeNative', nativeAuthorize],
   ['__authorizeAtNative', nativeAuthorizeAt],
+  [
+    '__authorizeText',
+    function (request) {
+      const text = requestJson(request)
+      return text === undefined ? nativeAuthorize.call(this, request) : JSON.parse(this.__authorizeJson(text))
+    },
+  ],
+  [
+    '__authorizeAtText',
+    function (request, now) {
+      const text = requestJson(request)
+      return text === undefined
+        ? nativeAuthorizeAt.call(this, request, now)
+        : JSON.parse(this.__authorizeAtJson(text, now))
+    },
+  ],
 ]) {
   Object.defineProperty(Engine.prototype, name, { value: fn, writable: false, configurable: false, enumerable: false })
 }
 
+function isRequestObject(request) {
+  return request !== null && typeof request === 'object' && !Array.isArray(request)
+}
+
 Object.defineProperty(Engine.prototype, 'authorize', {
   value: function authorize(request) {
-    const text = requestJson(request)
-    return text === undefined ? nativeAuthorize.call(this, request) : JSON.parse(this.__authorizeJson(text))
+    if (isRequestObject(request)) {
+      const d = authorizeWire(this, request, NaN)
+      if (d === undefined) return nativeAuthorize.call(this, request)
+      if (d !== null) return d
+    }
+    return this.__authorizeText(request)
   },
   writable: true,
   configurable: true,
@@ -288,10 +571,13 @@ Object.defineProperty(Engine.prototype, 'authorize', {
 
 Object.defineProperty(Engine.prototype, 'authorizeAt', {
   value: function authorizeAt(request, now) {
-    const text = requestJson(request)
-    return text === undefined
-      ? nativeAuthorizeAt.call(this, request, now)
-      : JSON.parse(this.__authorizeAtJson(text, now))
+    const ms = nowMillis(now)
+    if (ms !== undefined && isRequestObject(request)) {
+      const d = authorizeWire(this, request, ms)
+      if (d === undefined) return nativeAuthorizeAt.call(this, request, now)
+      if (d !== null) return d
+    }
+    return this.__authorizeAtText(request, now)
   },
   writable: true,
   configurable: true,

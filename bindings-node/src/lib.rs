@@ -9,6 +9,7 @@
 mod convert;
 mod errors;
 mod output;
+mod wire;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,9 @@ use agentauthz::{
     ApprovalError, ContextValue, Enforcement, ErrorMode, GrantSpec, NamedText, PolicySources, Request, RequestError,
     SessionLimits, Subject,
 };
-use napi::bindgen_prelude::{AsyncTask, Function, FunctionCallContext, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{
+    AsyncTask, BufferSlice, Either, Function, FunctionCallContext, JsObjectValue, Object, Unknown,
+};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, JsValue, Task, ValueType};
 use napi_derive::napi;
@@ -43,6 +46,8 @@ pub struct Engine {
     inner: Arc<agentauthz::Engine>,
     /// Exceptions thrown by the audit callback (counted on the JS thread).
     callback_errors: Arc<CallbackErrors>,
+    /// The policies numbered for index.js's decisions (see `wire`).
+    reasons: Mutex<wire::ReasonTable>,
 }
 
 /// Exceptions thrown by a JS audit callback: the callback runs on the JS
@@ -333,6 +338,69 @@ impl Engine {
         decision_json(&env, &self.inner, &text, Some(now), start)
     }
 
+    /// The binary fast path behind `authorize` / `authorizeAt` (index.js and
+    /// `wire`): the request written by index.js at `wire::REQUEST_AT` in
+    /// `buf` (`len` bytes), decided at `nowMs` (epoch milliseconds; `NaN`:
+    /// the engine's clock). Returns `1` when the decision was written into
+    /// `buf` in the numeric form, else the decision as JSON text (with the
+    /// table generation at bytes 4..8, for index.js to see that its table is
+    /// stale).
+    #[napi(js_name = "__authorizeWire", skip_typescript)]
+    pub fn authorize_wire(
+        &self,
+        env: Env,
+        mut buf: BufferSlice<'_>,
+        len: u32,
+        now_ms: f64,
+    ) -> napi::Result<Either<u32, String>> {
+        let start = Instant::now();
+        let now = if now_ms.is_nan() {
+            None
+        } else {
+            Some(ms_time(now_ms).map_err(|p| {
+                request_error(
+                    &env,
+                    format!(
+                        "authorizeAt: now must be a Date, epoch milliseconds or an RFC 3339 string; {}",
+                        now_problem(&p)
+                    ),
+                )
+            })?)
+        };
+        // No JavaScript runs during this call (the engine calls none
+        // synchronously), so nothing else touches the buffer meanwhile.
+        let bytes: &mut [u8] = &mut buf;
+        let generation = wire::u32_at(bytes, 0).unwrap_or(0);
+        let decided =
+            match (wire::REQUEST_AT).checked_add(len as usize).and_then(|end| bytes.get(wire::REQUEST_AT..end)) {
+                Some(input) => decide_wire(&self.inner, wire::Wire::new(input), now),
+                None => Err(RequestError::Malformed("the request buffer is malformed".into())),
+            };
+        let js = match decided {
+            Ok(d) => {
+                if wire::write_decision(&d, &self.reasons, &self.inner, generation, bytes).is_some() {
+                    return Ok(Either::A(1));
+                }
+                JsDecision::from(&d)
+            }
+            Err(e) => JsDecision::request_denied(&self.inner.policy_version(), &e, start),
+        };
+        let current = self.reasons.lock().unwrap_or_else(std::sync::PoisonError::into_inner).generation();
+        if let Some(b) = bytes.get_mut(4..8) {
+            b.copy_from_slice(&current.to_le_bytes());
+        }
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, &js).map_err(|e| request_error(&env, format!("authorize: {e}")))?;
+        String::from_utf8(out).map(Either::B).map_err(|e| request_error(&env, format!("authorize: {e}")))
+    }
+
+    /// The policy table behind `__authorizeWire`'s numeric decisions, as JSON:
+    /// `{generation, version, reasons}`.
+    #[napi(js_name = "__reasonTable", skip_typescript)]
+    pub fn reason_table(&self) -> String {
+        wire::table_json(&self.reasons, &self.inner)
+    }
+
     /// Decides many requests in one call; the decisions are in request order.
     /// With `now`, every request is decided as if the clock read `now` (as
     /// `authorizeAt`).
@@ -452,7 +520,7 @@ fn build(env: &Env, sources: PolicySources, settings: Settings) -> napi::Result<
         builder = builder.audit(log);
     }
     let engine = builder.build().map_err(|e| load_error(env, &e))?;
-    Ok(Engine { inner: Arc::new(engine), callback_errors: settings.callback_errors })
+    Ok(Engine { inner: Arc::new(engine), callback_errors: settings.callback_errors, reasons: Mutex::default() })
 }
 
 impl Engine {
@@ -583,6 +651,95 @@ fn decide(
     }
 }
 
+/// Decides a request `index.js` wrote in the binary form (see `wire`): the
+/// context read in place when the request has the common shape and the
+/// engine can decide it so, else the request as the JSON text fast path
+/// would have read it. `Err` for a request that is wrong (to be denied).
+fn decide_wire(
+    engine: &agentauthz::Engine,
+    w: wire::Wire<'_>,
+    mut now: Option<SystemTime>,
+) -> Result<agentauthz::Decision, RequestError> {
+    if let Some((request, context)) = wire_request(&w) {
+        match context {
+            None => return Ok(decide_core(engine, &request, now)),
+            Some(c) => {
+                if let Some(prepared) = engine.prepare(&request, &c, now) {
+                    if let Some(d) = engine.decide_prepared(&request, &prepared) {
+                        return Ok(d);
+                    }
+                    now = Some(prepared.now());
+                }
+            }
+        }
+    }
+    let tree = w.to_tree(WIRE_MAX_DEPTH).map_err(RequestError::Malformed)?;
+    request_from_tree(tree).map(|r| decide_core(engine, &r, now))
+}
+
+/// Nesting `to_tree` accepts: serde_json's own limit on the JSON text path
+/// (index.js keeps requests far shallower).
+const WIRE_MAX_DEPTH: usize = 128;
+
+fn decide_core(engine: &agentauthz::Engine, request: &Request, now: Option<SystemTime>) -> agentauthz::Decision {
+    match now {
+        Some(t) => engine.authorize_at(request, t),
+        None => engine.authorize(request),
+    }
+}
+
+/// The request and its context, when a binary request has the common shape:
+/// only the four fields, principal and resource as `Type::"id"` or `{type,
+/// id}`, the action as a name or `Action::"name"`, the context an object.
+/// `None` otherwise (the tree path then decides it, with its errors).
+fn wire_request<'a>(w: &wire::Wire<'a>) -> Option<(Request, Option<wire::Wire<'a>>)> {
+    let (mut principal, mut action, mut resource, mut context) = (None, None, None, None);
+    w.each_field(|k, v| {
+        match k {
+            "principal" => principal = Some(v),
+            "action" => action = Some(v),
+            "resource" => resource = Some(v),
+            "context" => context = Some(v),
+            _ => return None,
+        }
+        Some(())
+    })?;
+    let principal = wire_uid(principal?)?;
+    let resource = wire_uid(resource?)?;
+    let action = action?.string()?;
+    let request = if agentauthz::has_path_separator(action) {
+        Request::with_action_uid(principal, agentauthz::parse_uid(action).ok()?, resource)
+    } else {
+        Request::new(principal, action, resource).ok()?
+    };
+    match context {
+        None => Some((request, None)),
+        Some(c) if c.is_object() => Some((request, Some(c))),
+        Some(_) => None,
+    }
+}
+
+/// An entity reference given as `Type::"id"` or exactly `{type, id}` strings.
+fn wire_uid(v: wire::Wire<'_>) -> Option<EntityUid> {
+    if let Some(s) = v.string() {
+        return agentauthz::parse_uid(s).ok();
+    }
+    let (mut ty, mut id, mut n) = (None, None, 0);
+    v.each_field(|k, x| {
+        n += 1;
+        match k {
+            "type" => ty = Some(x.string()?),
+            "id" => id = Some(x.string()?),
+            _ => return None,
+        }
+        Some(())
+    })?;
+    if n != 2 {
+        return None;
+    }
+    agentauthz::entity_uid(ty?, id?).ok()
+}
+
 /// The request a converted JS value (or fast-path JSON) describes. The
 /// context goes to the core as values (no JSON maps); the rest is read as the
 /// JSON request form, with the same checks.
@@ -690,12 +847,30 @@ fn js_time(env: &Env, value: &Unknown<'_>, what: &str) -> napi::Result<SystemTim
         }
         _ => return Err(bad(format!("got {}", kind(value)?))),
     };
-    if !ms.is_finite() {
-        return Err(bad("got an invalid Date".into()));
+    ms_time(ms).map_err(|p| bad(now_problem(&p).to_string()))
+}
+
+/// Why epoch milliseconds are not an instant.
+enum TimeProblem {
+    Invalid,
+    OutOfRange(f64),
+}
+
+fn now_problem(p: &TimeProblem) -> String {
+    match p {
+        TimeProblem::Invalid => "got an invalid Date".into(),
+        TimeProblem::OutOfRange(ms) => format!("{ms} is out of range"),
     }
-    let offset = Duration::try_from_secs_f64(ms.abs() / 1000.0).map_err(|_| bad(format!("{ms} is out of range")))?;
+}
+
+/// Epoch milliseconds (a JS `Date`'s time) to an instant.
+fn ms_time(ms: f64) -> Result<SystemTime, TimeProblem> {
+    if !ms.is_finite() {
+        return Err(TimeProblem::Invalid);
+    }
+    let offset = Duration::try_from_secs_f64(ms.abs() / 1000.0).map_err(|_| TimeProblem::OutOfRange(ms))?;
     let t = if ms >= 0.0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) };
-    t.ok_or_else(|| bad(format!("{ms} is out of range")))
+    t.ok_or(TimeProblem::OutOfRange(ms))
 }
 
 /// Reads the constructor's options object.

@@ -206,20 +206,18 @@ impl From<agentauthz::cases::Case> for JsCase {
     }
 }
 
+impl From<&PolicyInfo> for JsReason {
+    fn from(p: &PolicyInfo) -> Self {
+        Self { policy_id: p.id.clone(), effect: effect_str(p.effect).to_string(), annotations: p.annotations.clone() }
+    }
+}
+
 impl From<&Decision> for JsDecision {
     fn from(d: &Decision) -> Self {
         Self {
             outcome: d.outcome.as_str().to_string(),
             allowed: d.allowed(),
-            reasons: d
-                .reasons
-                .iter()
-                .map(|r| JsReason {
-                    policy_id: r.id.clone(),
-                    effect: effect_str(r.effect).to_string(),
-                    annotations: r.annotations.clone(),
-                })
-                .collect(),
+            reasons: d.reasons.iter().map(|r| JsReason::from(&**r)).collect(),
             errors: d
                 .errors
                 .iter()

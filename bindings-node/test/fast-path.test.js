@@ -1,6 +1,8 @@
 'use strict'
-// authorize / authorizeAt take a JSON fast path for plain data (index.js);
-// it must decide exactly as the native conversion of the same values:
+// authorize / authorizeAt take a binary fast path for plain data (index.js,
+// src/wire.rs), and the JSON text path when that one cannot be used (a
+// reentrant call, a request too big for its buffer, `now` as text); both
+// must decide exactly as the native conversion of the same values:
 // every example case, and thousands of seeded random variations of them
 // (unknown, missing and mistyped attributes, Dates, entity objects, odd
 // strings, nested sets and records, Cedar escapes), compared on the whole
@@ -25,26 +27,55 @@ engine.__authorizeAtJson = function (...args) {
   return rawAt.apply(this, args)
 }
 
-/** The decision by the public method, the raw JSON path and the native conversion agree. */
+// Counts the binary path's calls, and those whose decision came back in the
+// numeric form (built in index.js from the policy table) rather than as text.
+let wireCalls = 0
+let wireNumeric = 0
+let wireClean = 0
+const rawWire = engine.__authorizeWire
+engine.__authorizeWire = function (...args) {
+  wireCalls++
+  const result = rawWire.apply(this, args)
+  if (result === 1) wireNumeric++
+  return result
+}
+
+/**
+ * The decision by the public method (binary path: `now` as a Date; JSON text
+ * path: `now` as text), the raw JSON path and the native conversion agree.
+ */
 function agree(request, now, label) {
   const native = strip(engine.__authorizeAtNative(request, now))
   const viaJson = strip(JSON.parse(rawAt.call(engine, JSON.stringify(request), now)))
   const pub = strip(engine.authorizeAt(request, now))
+  const wired = strip(engine.authorizeAt(request, new Date(now)))
+  if (wired.errors.length === 0 && wired.shadow === null) wireClean++
   assert.deepEqual(viaJson, native, `${label}: JSON path vs native\n${JSON.stringify(request)}`)
-  assert.deepEqual(pub, native, `${label}: authorizeAt vs native`)
+  assert.deepEqual(pub, native, `${label}: authorizeAt (text now) vs native`)
+  assert.deepEqual(wired, native, `${label}: authorizeAt (Date now, binary) vs native\n${JSON.stringify(request)}`)
   return native
 }
 
 test('every example case decides the same on the fast path and the native conversion', () => {
   const seen = new Set()
   fastCalls = 0
+  wireCalls = 0
+  wireNumeric = 0
+  wireClean = 0
   for (const c of cases) {
     seen.add(agree(c.request, c.now, c.name).outcome)
     const plain = strip(engine.__authorizeNative(c.request))
-    assert.deepEqual(strip(engine.authorize(c.request)), plain, c.name)
+    const d = strip(engine.authorize(c.request))
+    assert.deepEqual(d, plain, c.name)
+    if (d.errors.length === 0 && d.shadow === null) wireClean++
   }
   assert.deepEqual([...seen].sort(), ['allow', 'ask', 'deny'])
   assert.equal(fastCalls, cases.length)
+  assert.equal(wireCalls, 2 * cases.length)
+  // Every decision without errors comes back in the numeric form, engine
+  // guards' denials (credentials expired by the real clock) included.
+  assert.ok(wireClean > cases.length, `decisions without errors: ${wireClean}`)
+  assert.equal(wireNumeric, wireClean)
 })
 
 // A small seeded generator (mulberry32), so a failure reproduces.
@@ -165,9 +196,10 @@ function mutate(request, r) {
   return req
 }
 
-test('random variations of the cases decide the same on both paths', () => {
+test('random variations of the cases decide the same on every path', () => {
   const r = rng(20261126)
   fastCalls = 0
+  wireCalls = 0
   const outcomes = new Map()
   for (let i = 0; i < 3000; i++) {
     const c = cases[Math.floor(r() * cases.length)]
@@ -179,8 +211,9 @@ test('random variations of the cases decide the same on both paths', () => {
   }
   // The variations reach every outcome, and requests the core refuses.
   for (const k of ['allow', 'deny', 'ask', 'error']) assert.ok(outcomes.get(k) > 0, `${k}: ${[...outcomes]}`)
-  // Plain data (all of it here but a few numbers beyond the fast path) went the fast way.
+  // Plain data (all of it here but a few numbers beyond the fast path) went the fast ways.
   assert.ok(fastCalls > 2700, `fast path taken ${fastCalls} times of 3000`)
+  assert.ok(wireCalls > 2700, `binary path taken ${wireCalls} times of 3000`)
 })
 
 test('a getter that decides another request during the check leaves the outer request intact', () => {
@@ -196,4 +229,43 @@ test('a getter that decides another request during the check leaves the outer re
   })
   agree(request, c.now, 'reentrant getter')
   assert.ok(inner >= 2)
+})
+
+test('getters that decide on the binary path during the write leave the outer request intact', () => {
+  // The outer request is being written into this engine's buffer when the
+  // getter runs: the inner call on the same engine must take another path,
+  // and a call on another engine must leave the shared writer state alone.
+  const other = agentauthz.Engine.fromDir(exampleDir)
+  const c = cases.find((k) => k.outcome === 'allow' && k.request.context && k.request.context.session)
+  const now = new Date(c.now)
+  const request = structuredClone(c.request)
+  const id = request.context.session.id
+  const seen = []
+  Object.defineProperty(request.context.session, 'id', {
+    enumerable: true,
+    get() {
+      seen.push(engine.authorizeAt(c.request, now).outcome, other.authorizeAt(c.request, now).outcome)
+      return id
+    },
+  })
+  const d = agree(request, c.now, 'reentrant getter (binary)')
+  assert.equal(d.outcome, 'allow')
+  assert.ok(seen.length >= 6 && seen.every((o) => o === 'allow'), `${seen}`)
+})
+
+test('the binary entry point decides arbitrary bytes without crashing', () => {
+  // __authorizeWire is internal but reachable: random and truncated buffers
+  // must give a decision (denied as malformed, or decided), never a crash.
+  const r = rng(7)
+  const c = cases.find((k) => k.outcome === 'allow')
+  for (let i = 0; i < 3000; i++) {
+    const buf = Buffer.alloc(256 + Math.floor(r() * 256))
+    for (let j = 0; j < buf.length; j++) buf[j] = r() < 0.5 ? Math.floor(r() * 8) : Math.floor(r() * 256)
+    const len = Math.floor(r() * (buf.length + 16))
+    const out = rawWire.call(engine, buf, len, r() < 0.5 ? NaN : Date.parse(c.now))
+    if (out !== 1) {
+      const d = JSON.parse(out)
+      assert.equal(d.allowed, false)
+    }
+  }
 })

@@ -1,0 +1,362 @@
+//! The binary exchange behind `authorize` / `authorizeAt` (index.js).
+//!
+//! index.js writes a request that is plain data into a buffer it owns, in the
+//! form below, and makes one native call. The context is read in place from
+//! the buffer by the engine's typed conversion ([`agentauthz::HostValue`]),
+//! and a common decision comes back in the same buffer as numbers (outcome,
+//! indices into a policy table index.js holds, `evalUs`), from which index.js
+//! builds the decision object without parsing text. Anything else falls back
+//! to the paths the JSON text fast path used (the request as a [`Tree`], the
+//! decision as JSON text), so both decide identically.
+//!
+//! # Request (written by index.js)
+//!
+//! Bytes `0..4`: the generation of the policy table index.js holds (see
+//! [`ReasonTable`]); the request value from byte [`REQUEST_AT`]. A value is a
+//! tag byte and its payload, integers little-endian:
+//!
+//! | tag | value | payload |
+//! |---|---|---|
+//! | 1, 2 | `false`, `true` | none |
+//! | 3 | a safe integer | `f64` |
+//! | 4 | a string | `u32` byte length, UTF-8 bytes |
+//! | 5 | an array | `u32` count, `u32` byte length of the items, the items |
+//! | 6 | an object | `u32` count, `u32` byte length of the entries, entries: `u32` key length, key bytes, value |
+//!
+//! (A `Date` is written as the string `toISOString` gives, as `JSON.stringify` would.)
+//!
+//! # Decision (written here when the call returns `1`)
+//!
+//! `u32` outcome (0 allow, 1 deny, 2 ask), `u32` reason count `n`, `f64`
+//! `evalUs`, `n` reasons: each a `u32` index into the table, or `u32::MAX`
+//! and the reason inline (an engine guard's: the id, `u32` 0 permit / 1
+//! forbid, `u32` annotation count, then name and value each), the approval id
+//! (`u32` length, `u32::MAX` for none, then bytes), the ask owners (`u32`
+//! count, then `u32` length and bytes each).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use agentauthz::cedar_policy::Effect;
+use agentauthz::{Decision, HostValue, Outcome, PolicyInfo};
+
+use crate::convert::Tree;
+use crate::output::JsReason;
+
+/// Where the request value starts in the buffer.
+pub(crate) const REQUEST_AT: usize = 8;
+
+const FALSE: u8 = 1;
+const TRUE: u8 = 2;
+const NUMBER: u8 = 3;
+const STRING: u8 = 4;
+const ARRAY: u8 = 5;
+const OBJECT: u8 = 6;
+
+/// A reason written inline instead of as an index into the table.
+const INLINE: u32 = u32::MAX;
+
+/// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+/// The little-endian `u32` at byte `at`.
+pub(crate) fn u32_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_le_bytes(b) as usize)
+}
+
+/// One encoded value, read in place: `bytes` starts at its tag (and may run
+/// past its end). Every read is bounds-checked; malformed bytes read as
+/// `None` (and as an error in [`Wire::to_tree`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Wire<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Wire<'a> {
+    /// The value at the start of `bytes`.
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes }
+    }
+
+    fn tag(&self) -> Option<u8> {
+        self.bytes.first().copied()
+    }
+
+    /// The encoded size of this value in bytes.
+    fn size(&self) -> Option<usize> {
+        match self.tag()? {
+            FALSE | TRUE => Some(1),
+            NUMBER => Some(9),
+            STRING => u32_at(self.bytes, 1)?.checked_add(5),
+            ARRAY | OBJECT => u32_at(self.bytes, 5)?.checked_add(9),
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> Option<&'a str> {
+        if self.tag()? != STRING {
+            return None;
+        }
+        let len = u32_at(self.bytes, 1)?;
+        std::str::from_utf8(self.bytes.get(5..5usize.checked_add(len)?)?).ok()
+    }
+
+    fn number(&self) -> Option<i64> {
+        if self.tag()? != NUMBER {
+            return None;
+        }
+        let b: [u8; 8] = self.bytes.get(1..9)?.try_into().ok()?;
+        let x = f64::from_le_bytes(b);
+        // index.js writes safe integers only; anything else is malformed.
+        (x.fract() == 0.0 && x.abs() <= MAX_SAFE).then_some(x as i64)
+    }
+
+    /// The count and the payload of an array or object with tag `tag`.
+    fn children(&self, tag: u8) -> Option<(usize, &'a [u8])> {
+        if self.tag()? != tag {
+            return None;
+        }
+        let count = u32_at(self.bytes, 1)?;
+        let len = u32_at(self.bytes, 5)?;
+        Some((count, self.bytes.get(9..9usize.checked_add(len)?)?))
+    }
+
+    fn each_entry(&self, mut f: impl FnMut(&'a str, Wire<'a>) -> Option<()>) -> Option<()> {
+        let (count, mut rest) = self.children(OBJECT)?;
+        for _ in 0..count {
+            let klen = u32_at(rest, 0)?;
+            let key = std::str::from_utf8(rest.get(4..4usize.checked_add(klen)?)?).ok()?;
+            let value = Wire::new(rest.get(4 + klen..)?);
+            let end = (4 + klen).checked_add(value.size()?)?;
+            f(key, value)?;
+            rest = rest.get(end..)?;
+        }
+        Some(())
+    }
+
+    fn each_element(&self, mut f: impl FnMut(Wire<'a>) -> Option<()>) -> Option<()> {
+        let (count, mut rest) = self.children(ARRAY)?;
+        for _ in 0..count {
+            let value = Wire::new(rest);
+            let end = value.size()?;
+            f(value)?;
+            rest = rest.get(end..)?;
+        }
+        Some(())
+    }
+
+    /// Calls `f` on each field of an object, stopping at the first `None`;
+    /// `None` when this is not a well-formed object or `f` stopped.
+    pub(crate) fn each_field(&self, f: impl FnMut(&'a str, Wire<'a>) -> Option<()>) -> Option<()> {
+        self.each_entry(f)
+    }
+
+    /// Whether this is an object.
+    pub(crate) fn is_object(&self) -> bool {
+        self.tag() == Some(OBJECT)
+    }
+
+    /// The string, if this is one.
+    pub(crate) fn string(&self) -> Option<&'a str> {
+        self.text()
+    }
+
+    /// The value as the tree the JSON text path parses (what `JSON.stringify`
+    /// would have written for the same data); `max_depth` bounds nesting.
+    pub(crate) fn to_tree(self, max_depth: usize) -> Result<Tree, String> {
+        let malformed = || "the request buffer is malformed".to_string();
+        match self.tag().ok_or_else(malformed)? {
+            FALSE => Ok(Tree::Bool(false)),
+            TRUE => Ok(Tree::Bool(true)),
+            NUMBER => self.number().map(Tree::Long).ok_or_else(malformed),
+            STRING => self.text().map(|s| Tree::String(s.to_owned())).ok_or_else(malformed),
+            ARRAY | OBJECT if max_depth == 0 => Err("the request is nested too deeply".into()),
+            ARRAY => {
+                let mut items = Vec::new();
+                let mut error = None;
+                let walked = self.each_element(|v| match v.to_tree(max_depth - 1) {
+                    Ok(t) => {
+                        items.push(t);
+                        Some(())
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        None
+                    }
+                });
+                match (walked, error) {
+                    (_, Some(e)) => Err(e),
+                    (None, None) => Err(malformed()),
+                    (Some(()), None) => Ok(Tree::Array(items)),
+                }
+            }
+            OBJECT => {
+                let mut fields = Vec::new();
+                let mut error = None;
+                let walked = self.each_entry(|k, v| match v.to_tree(max_depth - 1) {
+                    Ok(t) => {
+                        fields.push((k.to_owned(), t));
+                        Some(())
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        None
+                    }
+                });
+                match (walked, error) {
+                    (_, Some(e)) => Err(e),
+                    (None, None) => Err(malformed()),
+                    (Some(()), None) => Ok(Tree::Object(fields)),
+                }
+            }
+            _ => Err(malformed()),
+        }
+    }
+}
+
+impl HostValue for Wire<'_> {
+    fn as_str(&self) -> Option<&str> {
+        self.text()
+    }
+    fn as_long(&self) -> Option<i64> {
+        self.number()
+    }
+    fn as_bool(&self) -> Option<bool> {
+        match self.tag()? {
+            FALSE => Some(false),
+            TRUE => Some(true),
+            _ => None,
+        }
+    }
+    fn each_item(&self, mut f: impl FnMut(&Self) -> Option<()>) -> Option<()> {
+        self.each_element(|v| f(&v))
+    }
+    fn each_attr(&self, mut f: impl FnMut(&str, &Self) -> Option<()>) -> Option<()> {
+        self.each_entry(|k, v| f(k, &v))
+    }
+}
+
+/// The policies of one version, numbered for index.js: a decision's reasons
+/// go back as numbers into the table index.js fetched (`__reasonTable`).
+/// The table holds the policies themselves, so a policy found in it by
+/// address is that policy (an address is not reused while it is held).
+#[derive(Default)]
+pub(crate) struct ReasonTable {
+    /// Bumped on every rebuild; index.js sends the generation it holds.
+    generation: u32,
+    version: String,
+    policies: Vec<Arc<PolicyInfo>>,
+    by_address: HashMap<usize, u32>,
+}
+
+fn address(p: &Arc<PolicyInfo>) -> usize {
+    Arc::as_ptr(p) as usize
+}
+
+impl ReasonTable {
+    /// The table's generation (index.js compares it with its copy's).
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Makes the table describe `engine`'s current policies, unless it
+    /// already describes version `version`.
+    fn refresh(&mut self, engine: &agentauthz::Engine) {
+        let version = engine.policy_version();
+        if self.version == version && !self.policies.is_empty() {
+            return;
+        }
+        let policies = engine.policies();
+        self.by_address = policies.iter().enumerate().map(|(i, p)| (address(p), i as u32)).collect();
+        self.policies = policies;
+        self.version = version.to_string();
+        self.generation = self.generation.wrapping_add(1);
+    }
+}
+
+/// The table as JSON for index.js: `{generation, version, reasons}`, each
+/// reason as a decision lists it.
+pub(crate) fn table_json(table: &Mutex<ReasonTable>, engine: &agentauthz::Engine) -> String {
+    let mut t = table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    t.refresh(engine);
+    let reasons: Vec<JsReason> = t.policies.iter().map(|p| JsReason::from(&**p)).collect();
+    serde_json::json!({ "generation": t.generation, "version": t.version, "reasons": reasons }).to_string()
+}
+
+fn put_u32(out: &mut [u8], at: &mut usize, n: usize) -> Option<()> {
+    let n = u32::try_from(n).ok()?;
+    out.get_mut(*at..at.checked_add(4)?)?.copy_from_slice(&n.to_le_bytes());
+    *at += 4;
+    Some(())
+}
+
+fn put_str(out: &mut [u8], at: &mut usize, s: &str) -> Option<()> {
+    put_u32(out, at, s.len())?;
+    out.get_mut(*at..at.checked_add(s.len())?)?.copy_from_slice(s.as_bytes());
+    *at += s.len();
+    Some(())
+}
+
+/// Writes `d` in the numeric form into `out` when index.js's table
+/// (generation `generation`) describes every reason and the version, and the
+/// decision has nothing the form leaves out (errors, shadow). `None`, with
+/// `out` unspecified, otherwise: the decision then goes back as JSON text.
+pub(crate) fn write_decision(
+    d: &Decision,
+    table: &Mutex<ReasonTable>,
+    engine: &agentauthz::Engine,
+    generation: usize,
+    out: &mut [u8],
+) -> Option<()> {
+    if !d.errors.is_empty() || d.shadow.is_some() {
+        return None;
+    }
+    let mut t = table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if t.version != d.policy_version {
+        // Rebuilt for the next calls; index.js refreshes its copy when this
+        // decision comes back as text.
+        t.refresh(engine);
+        return None;
+    }
+    if t.generation as usize != generation {
+        return None;
+    }
+    let outcome = match d.outcome {
+        Outcome::Allow => 0,
+        Outcome::Deny => 1,
+        Outcome::Ask => 2,
+    };
+    let mut at = 0;
+    put_u32(out, &mut at, outcome)?;
+    put_u32(out, &mut at, d.reasons.len())?;
+    let eval_us = d.eval_time.as_secs_f64() * 1e6;
+    out.get_mut(8..16)?.copy_from_slice(&eval_us.to_le_bytes());
+    at = 16;
+    for r in &d.reasons {
+        match t.by_address.get(&address(r)) {
+            Some(&i) => put_u32(out, &mut at, i as usize)?,
+            None => {
+                // Not a policy of the table (an engine guard's reason): inline.
+                put_u32(out, &mut at, INLINE as usize)?;
+                put_str(out, &mut at, &r.id)?;
+                put_u32(out, &mut at, usize::from(r.effect == Effect::Forbid))?;
+                put_u32(out, &mut at, r.annotations.len())?;
+                for (k, v) in &r.annotations {
+                    put_str(out, &mut at, k)?;
+                    put_str(out, &mut at, v)?;
+                }
+            }
+        }
+    }
+    drop(t);
+    match &d.approval_id {
+        Some(id) => put_str(out, &mut at, id)?,
+        None => put_u32(out, &mut at, u32::MAX as usize)?,
+    }
+    put_u32(out, &mut at, d.ask_owners.len())?;
+    for owner in &d.ask_owners {
+        put_str(out, &mut at, owner)?;
+    }
+    Some(())
+}
