@@ -277,11 +277,13 @@ function requestJson(request) {
 // the paths above.
 const WIRE_BYTES = 16384
 const WIRE_AT = 8
+const WIRE_TEXT_AT = 6144
 const OUTCOMES = ['allow', 'deny', 'ask']
 const WIRE = Symbol('agentauthz.wire')
 let wbuf = null
 let wview = null
 let wpos = 0
+let wtext = 0
 let wroom = false
 
 class WireState {
@@ -313,33 +315,35 @@ function wireState(engine) {
   return state
 }
 
-/** A string at wpos (u32 byte length, UTF-8); false when it is not well formed or does not fit. */
+/**
+ * A string: its UTF-8 text at wtext, its offset and length at wpos; false
+ * when it is not well formed or does not fit.
+ */
 function wireString(s) {
   const n = s.length
-  if (wpos + 4 + 3 * n > wbuf.length) {
+  if (wpos + 8 > WIRE_TEXT_AT || wtext + 3 * n > wbuf.length) {
     wroom = true
     return false
   }
-  const at = wpos
-  wpos += 4
+  const start = wtext
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
     if (c >= 0x80) {
       if (!s.isWellFormed()) return false
-      const written = wbuf.write(s, at + 4, 'utf8')
-      wview.setUint32(at, written, true)
-      wpos = at + 4 + written
-      return true
+      wtext = start + wbuf.write(s, start, 'utf8')
+      break
     }
-    wbuf[wpos++] = c
+    wbuf[wtext++] = c
   }
-  wview.setUint32(at, n, true)
+  wview.setUint32(wpos, start - WIRE_TEXT_AT, true)
+  wview.setUint32(wpos + 4, wtext - start, true)
+  wpos += 8
   return true
 }
 
 /** `plain` (above), writing the value at wpos as it checks it. */
 function wire(v, depth) {
-  if (wpos + 9 > wbuf.length) {
+  if (wpos + 9 > WIRE_TEXT_AT) {
     wroom = true
     return false
   }
@@ -490,17 +494,19 @@ function authorizeWire(engine, request, nowMs) {
   const outerBuf = wbuf
   const outerView = wview
   const outerPos = wpos
+  const outerText = wtext
   const outerRoom = wroom
   try {
     wbuf = state.buf
     wview = state.view
     wpos = WIRE_AT
+    wtext = WIRE_TEXT_AT
     wroom = false
     budget = MAX_BYTES
     if (!wire(request, 0)) return wroom ? null : undefined
     // The header: the table generation held here (a decision overwrites it).
     wview.setUint32(0, state.generation, true)
-    const result = engine.__authorizeWire(state.buf, wpos - WIRE_AT, nowMs)
+    const result = engine.__authorizeWire(state.buf, wpos - WIRE_AT, wtext - WIRE_TEXT_AT, nowMs)
     if (result === 1) return wireDecision(state)
     if (state.view.getUint32(4, true) !== state.generation) state.stale = true
     return JSON.parse(result)
@@ -509,6 +515,7 @@ function authorizeWire(engine, request, nowMs) {
     wbuf = outerBuf
     wview = outerView
     wpos = outerPos
+    wtext = outerText
     wroom = outerRoom
     state.busy = false
   }

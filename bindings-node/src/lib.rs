@@ -339,18 +339,19 @@ impl Engine {
     }
 
     /// The binary fast path behind `authorize` / `authorizeAt` (index.js and
-    /// `wire`): the request written by index.js at `wire::REQUEST_AT` in
-    /// `buf` (`len` bytes), decided at `nowMs` (epoch milliseconds; `NaN`:
-    /// the engine's clock). Returns `1` when the decision was written into
-    /// `buf` in the numeric form, else the decision as JSON text (with the
-    /// table generation at bytes 4..8, for index.js to see that its table is
-    /// stale).
+    /// `wire`): the request written by index.js in `buf` (`len` bytes from
+    /// `wire::REQUEST_AT`, its strings' text `textLen` bytes from
+    /// `wire::TEXT_AT`), decided at `nowMs` (epoch milliseconds; `NaN`: the
+    /// engine's clock). Returns `1` when the decision was written into `buf`
+    /// in the numeric form, else the decision as JSON text (with the table
+    /// generation at bytes 4..8, for index.js to see that its table is stale).
     #[napi(js_name = "__authorizeWire", skip_typescript)]
     pub fn authorize_wire(
         &self,
         env: Env,
         mut buf: BufferSlice<'_>,
         len: u32,
+        text_len: u32,
         now_ms: f64,
     ) -> napi::Result<Either<u32, String>> {
         let start = Instant::now();
@@ -371,11 +372,11 @@ impl Engine {
         // synchronously), so nothing else touches the buffer meanwhile.
         let bytes: &mut [u8] = &mut buf;
         let generation = wire::u32_at(bytes, 0).unwrap_or(0);
-        let decided =
-            match (wire::REQUEST_AT).checked_add(len as usize).and_then(|end| bytes.get(wire::REQUEST_AT..end)) {
-                Some(input) => decide_wire(&self.inner, wire::Wire::new(input), now),
-                None => Err(RequestError::Malformed("the request buffer is malformed".into())),
-            };
+        let span = |at: usize, n: u32| at.checked_add(n as usize).and_then(|end| bytes.get(at..end));
+        let decided = match (span(wire::REQUEST_AT, len), span(wire::TEXT_AT, text_len).map(std::str::from_utf8)) {
+            (Some(values), Some(Ok(text))) => decide_wire(&self.inner, wire::Wire::new(values, text), now),
+            _ => Err(RequestError::Malformed("the request buffer is malformed".into())),
+        };
         let js = match decided {
             Ok(d) => {
                 if wire::write_decision(&d, &self.reasons, &self.inner, generation, bytes).is_some() {

@@ -12,16 +12,18 @@
 //! # Request (written by index.js)
 //!
 //! Bytes `0..4`: the generation of the policy table index.js holds (see
-//! [`ReasonTable`]); the request value from byte [`REQUEST_AT`]. A value is a
-//! tag byte and its payload, integers little-endian:
+//! [`ReasonTable`]). The request value from byte [`REQUEST_AT`]; the text of
+//! its strings from byte [`TEXT_AT`], all of it UTF-8 (checked once), each
+//! string referred to by offset and length into that text. A value is a tag
+//! byte and its payload, integers little-endian:
 //!
 //! | tag | value | payload |
 //! |---|---|---|
 //! | 1, 2 | `false`, `true` | none |
 //! | 3 | a safe integer | `f64` |
-//! | 4 | a string | `u32` byte length, UTF-8 bytes |
+//! | 4 | a string | `u32` offset, `u32` length |
 //! | 5 | an array | `u32` count, `u32` byte length of the items, the items |
-//! | 6 | an object | `u32` count, `u32` byte length of the entries, entries: `u32` key length, key bytes, value |
+//! | 6 | an object | `u32` count, `u32` byte length of the entries, entries: the key (`u32` offset, `u32` length), the value |
 //!
 //! (A `Date` is written as the string `toISOString` gives, as `JSON.stringify` would.)
 //!
@@ -35,6 +37,7 @@
 //! count, then `u32` length and bytes each).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use agentauthz::cedar_policy::Effect;
@@ -45,6 +48,8 @@ use crate::output::JsReason;
 
 /// Where the request value starts in the buffer.
 pub(crate) const REQUEST_AT: usize = 8;
+/// Where the strings' text starts in the buffer (index.js's `WIRE_TEXT_AT`).
+pub(crate) const TEXT_AT: usize = 6144;
 
 const FALSE: u8 = 1;
 const TRUE: u8 = 2;
@@ -66,17 +71,29 @@ pub(crate) fn u32_at(bytes: &[u8], at: usize) -> Option<usize> {
 }
 
 /// One encoded value, read in place: `bytes` starts at its tag (and may run
-/// past its end). Every read is bounds-checked; malformed bytes read as
-/// `None` (and as an error in [`Wire::to_tree`]).
+/// past its end); `text` is the strings' text. Every read is bounds-checked;
+/// malformed bytes read as `None` (and as an error in [`Wire::to_tree`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Wire<'a> {
     bytes: &'a [u8],
+    text: &'a str,
 }
 
 impl<'a> Wire<'a> {
-    /// The value at the start of `bytes`.
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes }
+    /// The value at the start of `bytes`, its strings in `text`.
+    pub(crate) fn new(bytes: &'a [u8], text: &'a str) -> Self {
+        Self { bytes, text }
+    }
+
+    fn at(&self, bytes: &'a [u8]) -> Self {
+        Self { bytes, text: self.text }
+    }
+
+    /// The string at (`u32` offset, `u32` length) at byte `at`.
+    fn str_at(&self, bytes: &[u8], at: usize) -> Option<&'a str> {
+        let start = u32_at(bytes, at)?;
+        let len = u32_at(bytes, at + 4)?;
+        self.text.get(start..start.checked_add(len)?)
     }
 
     fn tag(&self) -> Option<u8> {
@@ -88,7 +105,7 @@ impl<'a> Wire<'a> {
         match self.tag()? {
             FALSE | TRUE => Some(1),
             NUMBER => Some(9),
-            STRING => u32_at(self.bytes, 1)?.checked_add(5),
+            STRING => Some(9),
             ARRAY | OBJECT => u32_at(self.bytes, 5)?.checked_add(9),
             _ => None,
         }
@@ -98,8 +115,7 @@ impl<'a> Wire<'a> {
         if self.tag()? != STRING {
             return None;
         }
-        let len = u32_at(self.bytes, 1)?;
-        std::str::from_utf8(self.bytes.get(5..5usize.checked_add(len)?)?).ok()
+        self.str_at(self.bytes, 1)
     }
 
     fn number(&self) -> Option<i64> {
@@ -125,10 +141,9 @@ impl<'a> Wire<'a> {
     fn each_entry(&self, mut f: impl FnMut(&'a str, Wire<'a>) -> Option<()>) -> Option<()> {
         let (count, mut rest) = self.children(OBJECT)?;
         for _ in 0..count {
-            let klen = u32_at(rest, 0)?;
-            let key = std::str::from_utf8(rest.get(4..4usize.checked_add(klen)?)?).ok()?;
-            let value = Wire::new(rest.get(4 + klen..)?);
-            let end = (4 + klen).checked_add(value.size()?)?;
+            let key = self.str_at(rest, 0)?;
+            let value = self.at(rest.get(8..)?);
+            let end = value.size()?.checked_add(8)?;
             f(key, value)?;
             rest = rest.get(end..)?;
         }
@@ -138,7 +153,7 @@ impl<'a> Wire<'a> {
     fn each_element(&self, mut f: impl FnMut(Wire<'a>) -> Option<()>) -> Option<()> {
         let (count, mut rest) = self.children(ARRAY)?;
         for _ in 0..count {
-            let value = Wire::new(rest);
+            let value = self.at(rest);
             let end = value.size()?;
             f(value)?;
             rest = rest.get(end..)?;
@@ -247,7 +262,28 @@ pub(crate) struct ReasonTable {
     generation: u32,
     version: String,
     policies: Vec<Arc<PolicyInfo>>,
-    by_address: HashMap<usize, u32>,
+    by_address: HashMap<usize, u32, BuildHasherDefault<AddressHasher>>,
+}
+
+/// A hash for addresses (a multiplication; SipHash costs dozens of
+/// instructions per lookup, and the keys are not chosen by callers).
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
 }
 
 fn address(p: &Arc<PolicyInfo>) -> usize {

@@ -259,10 +259,13 @@ test('the binary entry point decides arbitrary bytes without crashing', () => {
   const r = rng(7)
   const c = cases.find((k) => k.outcome === 'allow')
   for (let i = 0; i < 3000; i++) {
-    const buf = Buffer.alloc(256 + Math.floor(r() * 256))
+    const buf = Buffer.alloc(6144 + 256 + Math.floor(r() * 256))
     for (let j = 0; j < buf.length; j++) buf[j] = r() < 0.5 ? Math.floor(r() * 8) : Math.floor(r() * 256)
+    // Half the time, text that is valid UTF-8, so that the values are read too.
+    if (r() < 0.5) for (let j = 6144; j < buf.length; j++) buf[j] = 0x61 + Math.floor(r() * 26)
     const len = Math.floor(r() * (buf.length + 16))
-    const out = rawWire.call(engine, buf, len, r() < 0.5 ? NaN : Date.parse(c.now))
+    const textLen = Math.floor(r() * 64)
+    const out = rawWire.call(engine, buf, len, textLen, r() < 0.5 ? NaN : Date.parse(c.now))
     if (out !== 1) {
       const d = JSON.parse(out)
       assert.equal(d.allowed, false)
