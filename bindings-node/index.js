@@ -533,11 +533,13 @@ function nowMillis(now) {
 
 const nativeAuthorize = Engine.prototype.authorize
 const nativeAuthorizeAt = Engine.prototype.authorizeAt
+const nativeAuthorizeBatch = Engine.prototype.authorizeBatch
 
 // The native conversion and the JSON path stay reachable for the differential tests.
 for (const [name, fn] of [
   ['__authorizeNative', nativeAuthorize],
   ['__authorizeAtNative', nativeAuthorizeAt],
+  ['__authorizeBatchNative', nativeAuthorizeBatch],
   [
     '__authorizeText',
     function (request) {
@@ -585,6 +587,28 @@ Object.defineProperty(Engine.prototype, 'authorizeAt', {
       if (d !== null) return d
     }
     return this.__authorizeAtText(request, now)
+  },
+  writable: true,
+  configurable: true,
+  enumerable: false,
+})
+
+// A batch of plain-data requests takes the binary path request by request
+// (the native batch converts each request value by value); the same
+// decisions, each at the engine's clock or at `now`.
+Object.defineProperty(Engine.prototype, 'authorizeBatch', {
+  value: function authorizeBatch(requests, now) {
+    const ms = now === undefined ? NaN : nowMillis(now)
+    if (!Array.isArray(requests) || ms === undefined) return nativeAuthorizeBatch.call(this, requests, now)
+    const out = []
+    for (let i = 0; i < requests.length; i++) {
+      const request = requests[i]
+      let d = isRequestObject(request) ? authorizeWire(this, request, ms) : undefined
+      if (d === undefined) d = nativeAuthorizeBatch.call(this, [request], now)[0]
+      else if (d === null) d = now === undefined ? this.__authorizeText(request) : this.__authorizeAtText(request, now)
+      out.push(d)
+    }
+    return out
   },
   writable: true,
   configurable: true,

@@ -201,14 +201,20 @@ test('random variations of the cases decide the same on every path', () => {
   fastCalls = 0
   wireCalls = 0
   const outcomes = new Map()
+  const sample = []
   for (let i = 0; i < 3000; i++) {
     const c = cases[Math.floor(r() * cases.length)]
     let req = mutate(c.request, r)
     if (r() < 0.3) req = mutate(req, r)
     const d = agree(req, c.now, `variation ${i} of ${c.name}`)
+    if (i % 10 === 0) sample.push({ req })
     const key = d.errors.length ? 'error' : d.outcome
     outcomes.set(key, (outcomes.get(key) || 0) + 1)
   }
+  // authorizeBatch (request by request on the binary path) decides the same.
+  const batch = engine.authorizeBatch(sample.map((v) => v.req), new Date(cases[0].now))
+  const natives = engine.__authorizeBatchNative(sample.map((v) => v.req), new Date(cases[0].now))
+  assert.deepEqual(batch.map(strip), natives.map(strip))
   // The variations reach every outcome, and requests the core refuses.
   for (const k of ['allow', 'deny', 'ask', 'error']) assert.ok(outcomes.get(k) > 0, `${k}: ${[...outcomes]}`)
   // Plain data (all of it here but a few numbers beyond the fast path) went the fast ways.
