@@ -189,44 +189,39 @@ impl<'a> Wire<'a> {
             ARRAY | OBJECT if max_depth == 0 => Err("the request is nested too deeply".into()),
             ARRAY => {
                 let mut items = Vec::new();
-                let mut error = None;
-                let walked = self.each_element(|v| match v.to_tree(max_depth - 1) {
-                    Ok(t) => {
-                        items.push(t);
-                        Some(())
-                    }
-                    Err(e) => {
-                        error = Some(e);
-                        None
-                    }
-                });
-                match (walked, error) {
-                    (_, Some(e)) => Err(e),
-                    (None, None) => Err(malformed()),
-                    (Some(()), None) => Ok(Tree::Array(items)),
-                }
+                walk_children(|keep| self.each_element(|v| keep(v.to_tree(max_depth - 1).map(|t| items.push(t)))))?;
+                Ok(Tree::Array(items))
             }
             OBJECT => {
                 let mut fields = Vec::new();
-                let mut error = None;
-                let walked = self.each_entry(|k, v| match v.to_tree(max_depth - 1) {
-                    Ok(t) => {
-                        fields.push((k.to_owned(), t));
-                        Some(())
-                    }
-                    Err(e) => {
-                        error = Some(e);
-                        None
-                    }
-                });
-                match (walked, error) {
-                    (_, Some(e)) => Err(e),
-                    (None, None) => Err(malformed()),
-                    (Some(()), None) => Ok(Tree::Object(fields)),
-                }
+                walk_children(|keep| {
+                    self.each_entry(|k, v| keep(v.to_tree(max_depth - 1).map(|t| fields.push((k.to_owned(), t)))))
+                })?;
+                Ok(Tree::Object(fields))
             }
             _ => Err(malformed()),
         }
+    }
+}
+
+/// Runs `walk`, whose callback takes each child's conversion (an `Err`
+/// stops the walk); the first conversion error, or "malformed" when the walk
+/// stopped on the bytes themselves.
+fn walk_children(
+    walk: impl FnOnce(&mut dyn FnMut(Result<(), String>) -> Option<()>) -> Option<()>,
+) -> Result<(), String> {
+    let mut error = None;
+    let walked = walk(&mut |r| match r {
+        Ok(()) => Some(()),
+        Err(e) => {
+            error = Some(e);
+            None
+        }
+    });
+    match (walked, error) {
+        (_, Some(e)) => Err(e),
+        (None, None) => Err("the request buffer is malformed".into()),
+        (Some(()), None) => Ok(()),
     }
 }
 
