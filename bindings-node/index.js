@@ -278,6 +278,11 @@ function requestJson(request) {
 const WIRE_BYTES = 16384
 const WIRE_AT = 8
 const WIRE_TEXT_AT = 6144
+// The first part of the text region keeps short ASCII strings across calls
+// (keys, entity references, action names repeat from call to call): a string
+// found there is referred to, not copied again. Per-call text follows it.
+const WIRE_DICT_BYTES = 2048
+const WIRE_DICT_STRING = 64
 const OUTCOMES = ['allow', 'deny', 'ask']
 const WIRE = Symbol('agentauthz.wire')
 let wbuf = null
@@ -285,6 +290,7 @@ let wview = null
 let wpos = 0
 let wtext = 0
 let wroom = false
+let wstate = null
 
 class WireState {
   constructor() {
@@ -295,6 +301,9 @@ class WireState {
     this.reasons = []
     this.stale = true
     this.busy = false
+    // string -> its offset in the dictionary part of the text region
+    this.dict = new Map()
+    this.dictUsed = 0
   }
 
   refresh(engine) {
@@ -321,22 +330,48 @@ function wireState(engine) {
  */
 function wireString(s) {
   const n = s.length
-  if (wpos + 8 > WIRE_TEXT_AT || wtext + 3 * n > wbuf.length) {
+  if (wpos + 8 > WIRE_TEXT_AT) {
+    wroom = true
+    return false
+  }
+  const known = wstate.dict.get(s)
+  if (known !== undefined) {
+    // ASCII (only such strings are kept): its byte length is its length.
+    wview.setUint32(wpos, known, true)
+    wview.setUint32(wpos + 4, n, true)
+    wpos += 8
+    return true
+  }
+  if (wtext + 3 * n > wbuf.length) {
     wroom = true
     return false
   }
   const start = wtext
+  let ascii = true
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
     if (c >= 0x80) {
       if (!s.isWellFormed()) return false
       wtext = start + wbuf.write(s, start, 'utf8')
+      ascii = false
       break
     }
     wbuf[wtext++] = c
   }
-  wview.setUint32(wpos, start - WIRE_TEXT_AT, true)
-  wview.setUint32(wpos + 4, wtext - start, true)
+  let offset = start - WIRE_TEXT_AT
+  const length = wtext - start
+  if (ascii && n <= WIRE_DICT_STRING && wstate.dictUsed + n <= WIRE_DICT_BYTES) {
+    // Kept for the next calls: copied into the dictionary (which only grows
+    // during a call, so earlier references in this request stay valid).
+    const at = wstate.dictUsed
+    wbuf.copyWithin(WIRE_TEXT_AT + at, start, start + n)
+    wstate.dictUsed = at + n
+    wstate.dict.set(s, at)
+    wtext = start
+    offset = at
+  }
+  wview.setUint32(wpos, offset, true)
+  wview.setUint32(wpos + 4, length, true)
   wpos += 8
   return true
 }
@@ -496,12 +531,19 @@ function authorizeWire(engine, request, nowMs) {
   const outerPos = wpos
   const outerText = wtext
   const outerRoom = wroom
+  const outerState = wstate
   try {
     wbuf = state.buf
     wview = state.view
+    wstate = state
     wpos = WIRE_AT
-    wtext = WIRE_TEXT_AT
+    wtext = WIRE_TEXT_AT + WIRE_DICT_BYTES
     wroom = false
+    if (state.dictUsed + WIRE_DICT_STRING > WIRE_DICT_BYTES) {
+      // Full: start again (never during a call, whose references it holds).
+      state.dict.clear()
+      state.dictUsed = 0
+    }
     budget = MAX_BYTES
     if (!wire(request, 0)) return wroom ? null : undefined
     // The header: the table generation held here (a decision overwrites it).
@@ -517,6 +559,7 @@ function authorizeWire(engine, request, nowMs) {
     wpos = outerPos
     wtext = outerText
     wroom = outerRoom
+    wstate = outerState
     state.busy = false
   }
 }

@@ -14,7 +14,9 @@
 //! Bytes `0..4`: the generation of the policy table index.js holds (see
 //! [`ReasonTable`]). The request value from byte [`REQUEST_AT`]; the text of
 //! its strings from byte [`TEXT_AT`], all of it UTF-8 (checked once), each
-//! string referred to by offset and length into that text. A value is a tag
+//! string referred to by offset and length into that text. (index.js keeps
+//! short ASCII strings in the first part of the text across calls and refers
+//! to them again instead of copying them; this side sees only offsets.) A value is a tag
 //! byte and its payload, integers little-endian:
 //!
 //! | tag | value | payload |

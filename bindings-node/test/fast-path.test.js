@@ -278,3 +278,21 @@ test('the binary entry point decides arbitrary bytes without crashing', () => {
     }
   }
 })
+
+test('the string dictionary of the binary path starts again when full, deciding the same', () => {
+  // Short ASCII strings are kept in the engine's buffer across calls; unique
+  // 60-character session ids fill it every few dozen calls.
+  const c = cases.find((k) => k.outcome === 'allow' && k.now && k.request.context && k.request.context.session)
+  const timed = cases.filter((k) => k.now)
+  for (let i = 0; i < 400; i++) {
+    const req = structuredClone(c.request)
+    req.context.session.id = `session-${i}-`.padEnd(60, 'x')
+    const other = timed[i % timed.length]
+    for (const [r, now] of [
+      [req, new Date(c.now)],
+      [other.request, new Date(other.now)],
+    ]) {
+      assert.deepEqual(strip(engine.authorizeAt(r, now)), strip(engine.__authorizeAtNative(r, now)), `call ${i}`)
+    }
+  }
+})
