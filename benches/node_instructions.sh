@@ -32,7 +32,7 @@ JS
 count() {
   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$work/cg.$1" \
     node --no-concurrent-recompilation --no-concurrent-sparkplug "$work/loop.mjs" "$1" >/dev/null 2>&1
-  callgrind_annotate "$work/cg.$1" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+  callgrind_annotate "$work/cg.$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
 }
 small=$(count 500)
 large=$(count 1500)
