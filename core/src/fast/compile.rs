@@ -246,7 +246,18 @@ fn expr(e: &ast::Expr, cx: &mut Cx<'_>, depth: usize) -> Option<Expr> {
             };
             Expr::Bin(op, boxed(arg1, cx, depth)?, boxed(arg2, cx, depth)?)
         }
-        K::GetAttr { expr: a, attr } => Expr::GetAttr(boxed(a, cx, depth)?, cx.names.intern(attr)),
+        K::GetAttr { expr: a, attr } => {
+            let name = cx.names.intern(attr);
+            match expr(a, cx, depth + 1)? {
+                Expr::Var(v) => Expr::Path(v, Box::new([name])),
+                Expr::Path(v, names) => {
+                    let mut names = names.into_vec();
+                    names.push(name);
+                    Expr::Path(v, names.into())
+                }
+                a => Expr::GetAttr(Box::new(a), name),
+            }
+        }
         K::HasAttr { expr: a, attr } => Expr::Has(boxed(a, cx, depth)?, vec![cx.names.intern(attr)].into()),
         K::ExtHasAttr { expr: a, attrs } => {
             let attrs: Vec<Arc<str>> = attrs.iter().map(|s| cx.names.intern(s)).collect();

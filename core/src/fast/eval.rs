@@ -28,7 +28,7 @@ pub(crate) fn eval_policy(p: &FastPolicy, env: &Env<'_>) -> R<bool> {
         return Ok(false);
     }
     match &p.condition {
-        Some(body) => as_bool(&*eval(body, env)?),
+        Some(body) => test(body, env),
         None => Ok(true),
     }
 }
@@ -87,32 +87,54 @@ fn attr<'a>(base: V<'a>, name: &Arc<str>, store: &'a Store) -> R<V<'a>> {
     }
 }
 
-fn eval<'a>(e: &'a Expr, env: &'a Env<'a>) -> R<V<'a>> {
-    let owned = |v: Value| -> R<V<'a>> { Ok(Cow::Owned(v)) };
+/// The attribute `name` of a borrowed value (a record or an entity).
+fn attr_of<'a>(base: &'a Value, name: &Arc<str>, store: &'a Store) -> R<&'a Value> {
+    match base {
+        Value::Record(attrs) => lookup_name(attrs, name).ok_or(Fallback),
+        Value::Entity(ent) => store.data(*ent).and_then(|d| lookup_name(&d.attrs, name)).ok_or(Fallback),
+        _ => Err(Fallback),
+    }
+}
+
+/// `var.a.b...`, read in place: the nested `GetAttr`s' value and fallbacks.
+fn path<'a>(var: Var, names: &'a [Arc<str>], env: &'a Env<'a>) -> R<&'a Value> {
+    let Some((first, rest)) = names.split_first() else { return Err(Fallback) };
+    let store = env.store;
+    let entity_attr = |e: EntRef| store.data(e).and_then(|d| lookup_name(&d.attrs, first)).ok_or(Fallback);
+    let mut current = match var {
+        Var::Context => attr_of(&env.context, first, store)?,
+        Var::Principal => entity_attr(env.principal)?,
+        Var::Action => entity_attr(env.action)?,
+        Var::Resource => entity_attr(env.resource)?,
+    };
+    for name in rest {
+        current = attr_of(current, name, store)?;
+    }
+    Ok(current)
+}
+
+/// A condition's truth: exactly `as_bool(&*eval(e, env)?)` (the same order of
+/// evaluation, the same fallbacks), without building a [`Value`] for the
+/// boolean operators.
+fn test(e: &Expr, env: &Env<'_>) -> R<bool> {
     match e {
-        Expr::Const(v) => Ok(Cow::Borrowed(v)),
-        Expr::Var(Var::Principal) => owned(Value::Entity(env.principal)),
-        Expr::Var(Var::Action) => owned(Value::Entity(env.action)),
-        Expr::Var(Var::Resource) => owned(Value::Entity(env.resource)),
-        Expr::Var(Var::Context) => Ok(Cow::Borrowed(&env.context)),
-        Expr::Not(a) => owned(Value::Bool(!as_bool(&*eval(a, env)?)?)),
-        Expr::Neg(a) => owned(Value::Long(as_long(&*eval(a, env)?)?.checked_neg().ok_or(Fallback)?)),
-        Expr::IsEmpty(a) => owned(Value::Bool(as_set(&*eval(a, env)?)?.is_empty())),
-        Expr::And(a, b) => owned(Value::Bool(as_bool(&*eval(a, env)?)? && as_bool(&*eval(b, env)?)?)),
-        Expr::Or(a, b) => owned(Value::Bool(as_bool(&*eval(a, env)?)? || as_bool(&*eval(b, env)?)?)),
+        Expr::Not(a) => Ok(!test(a, env)?),
+        Expr::And(a, b) => Ok(test(a, env)? && test(b, env)?),
+        Expr::Or(a, b) => Ok(test(a, env)? || test(b, env)?),
         Expr::If(c, t, f) => {
-            if as_bool(&*eval(c, env)?)? {
-                eval(t, env)
+            if test(c, env)? {
+                test(t, env)
             } else {
-                eval(f, env)
+                test(f, env)
             }
         }
-        Expr::Bin(op, a, b) => {
+        Expr::IsEmpty(a) => Ok(as_set(&*eval(a, env)?)?.is_empty()),
+        Expr::Bin(op, a, b) if op.is_test() => {
             let a = eval(a, env)?;
             let b = eval(b, env)?;
-            binary(*op, &a, &b, env.store)
+            compare(*op, &a, &b, env.store)
         }
-        Expr::GetAttr(a, name) => attr(eval(a, env)?, name, env.store),
+        Expr::Path(var, names) => as_bool(path(*var, names, env)?),
         Expr::Has(a, names) => {
             let mut current = eval(a, env)?;
             let mut names = names.iter().peekable();
@@ -123,19 +145,55 @@ fn eval<'a>(e: &'a Expr, env: &'a Env<'a>) -> R<V<'a>> {
                     _ => return Err(Fallback),
                 };
                 if !present {
-                    return owned(Value::Bool(false));
+                    return Ok(false);
                 }
                 if names.peek().is_some() {
                     current = attr(current, name, env.store)?;
                 }
             }
-            owned(Value::Bool(true))
+            Ok(true)
         }
         Expr::Like(a, pattern) => match &*eval(a, env)? {
-            Value::Str(s) => owned(Value::Bool(like(s, pattern))),
+            Value::Str(s) => Ok(like(s, pattern)),
             _ => Err(Fallback),
         },
-        Expr::Is(a, ty) => owned(Value::Bool(as_entity(&*eval(a, env)?)?.ty == *ty)),
+        Expr::Is(a, ty) => Ok(as_entity(&*eval(a, env)?)?.ty == *ty),
+        _ => as_bool(&*eval(e, env)?),
+    }
+}
+
+fn eval<'a>(e: &'a Expr, env: &'a Env<'a>) -> R<V<'a>> {
+    let owned = |v: Value| -> R<V<'a>> { Ok(Cow::Owned(v)) };
+    match e {
+        Expr::Const(v) => Ok(Cow::Borrowed(v)),
+        Expr::Var(Var::Principal) => owned(Value::Entity(env.principal)),
+        Expr::Var(Var::Action) => owned(Value::Entity(env.action)),
+        Expr::Var(Var::Resource) => owned(Value::Entity(env.resource)),
+        Expr::Var(Var::Context) => Ok(Cow::Borrowed(&env.context)),
+        Expr::Path(var, names) => path(*var, names, env).map(Cow::Borrowed),
+        // Boolean operators (`test` handles exactly these).
+        Expr::Not(_)
+        | Expr::And(..)
+        | Expr::Or(..)
+        | Expr::IsEmpty(_)
+        | Expr::Has(..)
+        | Expr::Like(..)
+        | Expr::Is(..) => owned(Value::Bool(test(e, env)?)),
+        Expr::Bin(op, _, _) if op.is_test() => owned(Value::Bool(test(e, env)?)),
+        Expr::Neg(a) => owned(Value::Long(as_long(&*eval(a, env)?)?.checked_neg().ok_or(Fallback)?)),
+        Expr::If(c, t, f) => {
+            if test(c, env)? {
+                eval(t, env)
+            } else {
+                eval(f, env)
+            }
+        }
+        Expr::Bin(op, a, b) => {
+            let a = eval(a, env)?;
+            let b = eval(b, env)?;
+            arithmetic(*op, &a, &b, env.store)
+        }
+        Expr::GetAttr(a, name) => attr(eval(a, env)?, name, env.store),
         Expr::Set(items) => {
             owned(Value::Set(items.iter().map(|i| eval(i, env).map(Cow::into_owned)).collect::<R<Vec<_>>>()?.into()))
         }
@@ -213,7 +271,8 @@ fn subset(a: &[Value], b: &[Value]) -> R<bool> {
     Ok(true)
 }
 
-fn binary<'a>(op: BinOp, a: &Value, b: &Value, store: &'a Store) -> R<V<'a>> {
+/// The binary operators whose value is a boolean ([`BinOp::is_test`]).
+fn compare(op: BinOp, a: &Value, b: &Value, store: &Store) -> R<bool> {
     use std::cmp::Ordering;
     let order = |a: &Value, b: &Value| -> R<Ordering> {
         match (a, b) {
@@ -222,34 +281,31 @@ fn binary<'a>(op: BinOp, a: &Value, b: &Value, store: &'a Store) -> R<V<'a>> {
             _ => Err(Fallback),
         }
     };
-    Ok(Cow::Owned(match op {
-        BinOp::Eq => Value::Bool(equal(a, b)?),
-        BinOp::NotEq => Value::Bool(!equal(a, b)?),
-        BinOp::Less => Value::Bool(order(a, b)? == Ordering::Less),
-        BinOp::LessEq => Value::Bool(order(a, b)? != Ordering::Greater),
-        BinOp::Greater => Value::Bool(order(a, b)? == Ordering::Greater),
-        BinOp::GreaterEq => Value::Bool(order(a, b)? != Ordering::Less),
-        BinOp::Add => Value::Long(as_long(a)?.checked_add(as_long(b)?).ok_or(Fallback)?),
-        BinOp::Sub => Value::Long(as_long(a)?.checked_sub(as_long(b)?).ok_or(Fallback)?),
-        BinOp::Mul => Value::Long(as_long(a)?.checked_mul(as_long(b)?).ok_or(Fallback)?),
+    Ok(match op {
+        BinOp::Eq => equal(a, b)?,
+        BinOp::NotEq => !equal(a, b)?,
+        BinOp::Less => order(a, b)? == Ordering::Less,
+        BinOp::LessEq => order(a, b)? != Ordering::Greater,
+        BinOp::Greater => order(a, b)? == Ordering::Greater,
+        BinOp::GreaterEq => order(a, b)? != Ordering::Less,
         BinOp::In => {
             let ent = as_entity(a)?;
             match b {
-                Value::Entity(t) => Value::Bool(store.is_in(ent, t.id)),
+                Value::Entity(t) => store.is_in(ent, t.id),
                 Value::Set(items) => {
                     // Cedar first requires every element to be an entity.
                     for item in items.iter() {
                         as_entity(item)?;
                     }
-                    Value::Bool(items.iter().any(|t| matches!(t, Value::Entity(t) if store.is_in(ent, t.id))))
+                    items.iter().any(|t| matches!(t, Value::Entity(t) if store.is_in(ent, t.id)))
                 }
                 _ => return Err(Fallback),
             }
         }
-        BinOp::Contains => Value::Bool(contains(as_set(a)?, b)?),
+        BinOp::Contains => contains(as_set(a)?, b)?,
         BinOp::ContainsAll => {
             let (x, y) = (as_set(a)?, as_set(b)?);
-            Value::Bool(subset(y, x)?)
+            subset(y, x)?
         }
         BinOp::ContainsAny => {
             let (x, y) = (as_set(a)?, as_set(b)?);
@@ -263,18 +319,29 @@ fn binary<'a>(op: BinOp, a: &Value, b: &Value, store: &'a Store) -> R<V<'a>> {
                     break;
                 }
             }
-            Value::Bool(any)
+            any
         }
-        BinOp::GetTag | BinOp::HasTag => {
+        BinOp::HasTag => {
             let ent = as_entity(a)?;
             let Value::Str(tag) = b else { return Err(Fallback) };
-            let found = store.data(ent).map(|d| lookup(&d.tags, tag));
-            match (op, found) {
-                (BinOp::HasTag, found) => Value::Bool(found.flatten().is_some()),
-                (_, Some(Some(v))) => return Ok(Cow::Borrowed(v)),
-                _ => return Err(Fallback),
-            }
+            store.data(ent).and_then(|d| lookup(&d.tags, tag)).is_some()
         }
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::GetTag => return Err(Fallback),
+    })
+}
+
+/// The binary operators whose value is not a boolean.
+fn arithmetic<'a>(op: BinOp, a: &Value, b: &Value, store: &'a Store) -> R<V<'a>> {
+    Ok(Cow::Owned(match op {
+        BinOp::Add => Value::Long(as_long(a)?.checked_add(as_long(b)?).ok_or(Fallback)?),
+        BinOp::Sub => Value::Long(as_long(a)?.checked_sub(as_long(b)?).ok_or(Fallback)?),
+        BinOp::Mul => Value::Long(as_long(a)?.checked_mul(as_long(b)?).ok_or(Fallback)?),
+        BinOp::GetTag => {
+            let ent = as_entity(a)?;
+            let Value::Str(tag) = b else { return Err(Fallback) };
+            return store.data(ent).and_then(|d| lookup(&d.tags, tag)).map(Cow::Borrowed).ok_or(Fallback);
+        }
+        _ => Value::Bool(compare(op, a, b, store)?),
     }))
 }
 

@@ -275,6 +275,14 @@ pub(crate) enum BinOp {
     HasTag,
 }
 
+impl BinOp {
+    /// Whether the operator's value is a boolean (everything but `+`, `-`,
+    /// `*` and `getTag`).
+    pub(crate) fn is_test(self) -> bool {
+        !matches!(self, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::GetTag)
+    }
+}
+
 /// Extension functions and methods on `datetime` / `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ExtFn {
@@ -311,6 +319,9 @@ pub(crate) enum Expr {
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     Bin(BinOp, Box<Expr>, Box<Expr>),
     GetAttr(Box<Expr>, Arc<str>),
+    /// `var.a.b...`: a chain of attribute accesses on a variable (one or
+    /// more names), read in place; the same as the nested `GetAttr`s.
+    Path(Var, Box<[Arc<str>]>),
     Has(Box<Expr>, Box<[Arc<str>]>),
     Like(Box<Expr>, Box<[Pat]>),
     /// `e is T` (Cedar writes `e is T in x` as `e is T && e in x`).
