@@ -609,8 +609,8 @@ impl Engine {
         // Well inside every limit the other path enforces (the binding's
         // conversion budget, `check_values`), so that nothing it would refuse
         // is decided here.
-        let mut budget = crate::fast::Budget::new(MAX_CONTEXT_VALUES / 4, MAX_REQUEST_BYTES / 4, MAX_CONTEXT_DEPTH / 2);
-        let value = crate::fast::convert_host_context(context, record, now_ms, &mut budget)?;
+        let budget = crate::fast::Budget::new(MAX_CONTEXT_VALUES / 4, MAX_REQUEST_BYTES / 4, MAX_CONTEXT_DEPTH / 2);
+        let value = crate::fast::convert_host_context(context, record, now_ms, budget)?;
         guards::prepared_readable(&value).then(|| PreparedContext { value, now, version: VersionStamp::of(&c.version) })
     }
 

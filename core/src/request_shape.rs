@@ -52,6 +52,23 @@ pub(crate) struct Record {
     pub sorted: Vec<Attr>,
     /// How many attributes are required.
     pub required: usize,
+    /// Positions in `sorted` by the name's length in bytes.
+    by_len: Vec<Box<[usize]>>,
+    /// Copies of the names for name slots 1.. (slot 0 uses `sorted`'s), see [`Record::name`].
+    copies: Box<[Box<[Arc<str>]>]>,
+}
+
+/// How many copies of each context attribute name a record type keeps (see [`Record::name`]).
+pub(crate) const NAME_SLOTS: usize = 8;
+
+/// This thread's name slot: threads take slots in turn as they first convert a context.
+pub(crate) fn name_slot() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed) % NAME_SLOTS;
+    }
+    SLOT.try_with(|s| *s).unwrap_or(0)
 }
 
 impl Record {
@@ -68,18 +85,38 @@ impl Record {
             .collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let required = sorted.iter().filter(|a| a.2).count();
-        Self { attrs, sorted, required }
+        let longest = sorted.iter().map(|a| a.0.len()).max().unwrap_or(0);
+        let by_len = (0..=longest)
+            .map(|len| sorted.iter().enumerate().filter(|(_, a)| a.0.len() == len).map(|(at, _)| at).collect())
+            .collect();
+        // Slot by slot, so that one slot's names sit together in memory.
+        let copies = (1..NAME_SLOTS).map(|_| sorted.iter().map(|a| Arc::from(&*a.0)).collect()).collect();
+        Self { attrs, sorted, required, by_len, copies }
     }
 
     /// The declared attribute `name`: its position in `sorted`, and there its
-    /// shared name, type and whether it is required. A short record is
-    /// scanned (lengths differ for most names, so few bytes are compared).
+    /// shared name, type and whether it is required. Only names of the same
+    /// length are compared (usually one).
     pub(crate) fn position(&self, name: &str) -> Option<(usize, &Attr)> {
-        if self.sorted.len() <= 8 {
-            return self.sorted.iter().enumerate().find(|(_, a)| *a.0 == *name);
-        }
-        let at = self.sorted.binary_search_by(|a| (*a.0).cmp(name)).ok()?;
-        self.sorted.get(at).map(|a| (at, a))
+        let same_length = self.by_len.get(name.len())?;
+        same_length.iter().find_map(|&at| self.sorted.get(at).filter(|a| *a.0 == *name).map(|a| (at, a)))
+    }
+
+    /// The name of the attribute at `at` in `sorted`, for a context converted
+    /// on a thread of name slot `slot` (see [`name_slot`]). A context's
+    /// records hold names that the converting thread clones: if every
+    /// thread cloned the schema's shared name, they would all increment and
+    /// decrement one reference count, and that cache line would bounce
+    /// between cores (measured with `thread_scaling CPU=1`: a shared engine's
+    /// CPU time per decision rose by about a fifth on two threads). Threads of
+    /// different slots clone different copies. Slot 0 uses the shared name,
+    /// which is also the policies' (see `fast::lookup_name`).
+    pub(crate) fn name(&self, at: usize, slot: usize) -> Option<Arc<str>> {
+        let name = match slot.checked_sub(1) {
+            None => &self.sorted.get(at)?.0,
+            Some(copy) => self.copies.get(copy)?.get(at)?,
+        };
+        Some(Arc::clone(name))
     }
 }
 

@@ -330,10 +330,12 @@ impl Gen<'_> {
     }
 
     fn rec_e(&mut self, d: usize) -> String {
-        match self.r.below(4) {
+        match self.r.below(5) {
             0 => "context.rec".into(),
             1 => format!("{{a: {}, b: {}}}", self.long_e(d.min(1)), self.str_e(d)),
             2 => "principal.limits".into(),
+            // Equal to `context.rec` when it has no `inner` (its keys come in either order).
+            3 => "{b: context.rec.b, a: context.rec.a}".into(),
             _ => format!("{{max: {}, window: {}}}", self.long_e(d.min(1)), self.dur_e(d.min(1))),
         }
     }
@@ -458,7 +460,10 @@ fn request(r: &mut Rng) -> Case {
         // Mostly valid datetimes/durations; sometimes invalid ones (a request error).
         let ts = if r.chance(95) { r.pick(&DATETIMES[..8]) } else { r.pick(DATETIMES) };
         let d = if r.chance(95) { r.pick(&DURATIONS[..11]) } else { r.pick(DURATIONS) };
-        let mut rec = json!({"a": i64::from_str(r.pick(LONGS)).unwrap(), "b": r.pick(STRINGS)});
+        let (a, b) = (i64::from_str(r.pick(LONGS)).unwrap(), r.pick(STRINGS));
+        // Keys in either order (JSON objects keep theirs): a record's value
+        // must not depend on the order a host gives its attributes in.
+        let mut rec = if r.chance(50) { json!({"a": a, "b": b}) } else { json!({"b": b, "a": a}) };
         if r.chance(50) {
             rec["inner"] = json!({"c": i64::from_str(r.pick(LONGS)).unwrap()});
         }
@@ -598,4 +603,37 @@ fn compiled_evaluator_matches_cedar_on_random_policies() {
     assert!(total.compiled * 2 > all, "the compiled evaluator decided too little: {total:?}");
     assert!(total.after_error > 0 && total.unsupported_policy > 0, "{total:?}");
     assert!(allowed * 10 > requests && with_errors * 20 > requests && request_errors > 0);
+}
+
+/// A record's attributes may come in any order (JSON objects, Python dicts
+/// and JavaScript objects keep the order they were written in): the
+/// compiled evaluator compares records as Cedar does, whichever order the
+/// context gave, through every way a context reaches it.
+#[test]
+fn records_compare_equal_whatever_order_their_attributes_came_in() {
+    // Not valid for the schema (`rec` may have `inner`), as some random policies above.
+    let policies = r#"permit (principal, action == Action::"view", resource) when { context.rec == {a: 1, b: "x"} };"#;
+    let ents = r#"[{"uid": {"type": "User", "id": "ann"}, "parents": [], "attrs": {"name": "ann", "level": 1,
+        "active": true, "roles": [], "created": {"__extn": {"fn": "datetime", "arg": "2024-01-01"}},
+        "limits": {"max": 1, "window": {"__extn": {"fn": "duration", "arg": "1h"}}}}},
+        {"uid": {"type": "Doc", "id": "d"}, "parents": [], "attrs": {"owner": {"__entity": {"type": "User", "id": "ann"}},
+        "public": true, "size": 1, "labels": []}}]"#;
+    let sources = PolicySources::from_strings(SCHEMA, policies, Some(ents));
+    let engine = Engine::builder(sources).accept_invalid_policies(true).build().unwrap();
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for rec in [json!({"a": 1, "b": "x"}), json!({"b": "x", "a": 1})] {
+        let context = json!({"n": 1, "s": "s", "flag": true, "ts": "2024-01-01", "d": "1h", "tags": [], "nums": [],
+            "rec": rec, "now": "2024-01-01"});
+        let req = Request::from_json(&json!({"principal": "User::\"ann\"", "action": "view",
+            "resource": "Doc::\"d\"", "context": context}))
+        .unwrap();
+        let d = engine.authorize_at(&req, now);
+        assert!(d.allowed(), "JSON context, rec = {rec}: {d:?}");
+        let bare = Request::from_json(&json!({"principal": "User::\"ann\"", "action": "view",
+            "resource": "Doc::\"d\""}))
+        .unwrap();
+        let prepared = engine.prepare(&bare, &context, Some(now)).expect("the context converts in place");
+        let d = engine.decide_prepared(&bare, &prepared).expect("decided in place");
+        assert!(d.allowed(), "context read in place, rec = {rec}: {d:?}");
+    }
 }

@@ -412,13 +412,13 @@ pub(crate) fn convert_context<'a, S: HostValue + 'a>(
     record: &Record,
     now: Option<i64>,
 ) -> Option<Value> {
-    let mut out: Vec<(usize, Arc<str>, Value)> = Vec::with_capacity(attrs.size_hint().0 + 1);
-    let mut required = 0usize;
-    let mut budget = Budget::unlimited();
-    for (k, v) in attrs {
-        top_attr(&mut out, &mut required, record, now, k, v, &mut budget)?;
-    }
-    finish_context(out, required, record, now)
+    with_scratch(Budget::unlimited(), |cx| {
+        let start = cx.attrs.len();
+        for (k, v) in attrs {
+            top_attr(cx, record, now, k, v)?;
+        }
+        finish_context(cx, start, record, now)
+    })
 }
 
 /// [`convert_context`] for a context read in place from host values (see
@@ -427,47 +427,87 @@ pub(crate) fn convert_host_context<H: HostValue>(
     context: &H,
     record: &Record,
     now: Option<i64>,
-    budget: &mut Budget,
+    budget: Budget,
 ) -> Option<Value> {
-    let mut out: Vec<(usize, Arc<str>, Value)> = Vec::with_capacity(record.sorted.len() + 1);
-    let mut required = 0usize;
-    context.each_attr(|k, v| top_attr(&mut out, &mut required, record, now, k, v, budget))?;
-    finish_context(out, required, record, now)
+    with_scratch(budget, |cx| {
+        let start = cx.attrs.len();
+        context.each_attr(|k, v| top_attr(cx, record, now, k, v))?;
+        finish_context(cx, start, record, now)
+    })
+}
+
+/// What a conversion works with: its budget, this thread's slot for the
+/// names of records (see [`Record::name`]), and the attributes and set
+/// elements converted so far, one segment per record or set being read
+/// (a nested one is read, and its segment taken, before its parent goes on).
+struct Conv {
+    budget: Budget,
+    slot: usize,
+    attrs: Converted,
+    items: Vec<Value>,
+    /// Attributes so far counted as required, per open record.
+    required: usize,
+}
+
+/// Attributes converted so far, each with its position in its record type.
+type Converted = Vec<(usize, Arc<str>, Value)>;
+
+thread_local! {
+    /// Scratch space kept between conversions (one allocation per thread, not one per record).
+    static SCRATCH: std::cell::RefCell<(Converted, Vec<Value>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with this thread's scratch space (fresh vectors when another
+/// conversion on this thread holds it, as when a host value's accessor starts
+/// one), left empty and kept for the next conversion.
+fn with_scratch(budget: Budget, f: impl FnOnce(&mut Conv) -> Option<Value>) -> Option<Value> {
+    let (attrs, items) = SCRATCH
+        .try_with(|s| s.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default())
+        .unwrap_or_default();
+    let mut cx = Conv { budget, slot: crate::request_shape::name_slot(), attrs, items, required: 0 };
+    let out = f(&mut cx);
+    cx.attrs.clear();
+    cx.items.clear();
+    // Not kept when a huge context grew them.
+    if cx.attrs.capacity() <= 1024 && cx.items.capacity() <= 1024 {
+        let _ = SCRATCH.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = (cx.attrs, cx.items);
+            }
+        });
+    }
+    out
 }
 
 /// One attribute of the context record (the engine's `now` replaces the caller's).
-fn top_attr<S: HostValue>(
-    out: &mut Vec<(usize, Arc<str>, Value)>,
-    required: &mut usize,
-    record: &Record,
-    now: Option<i64>,
-    k: &str,
-    v: &S,
-    budget: &mut Budget,
-) -> Option<()> {
+fn top_attr<S: HostValue>(cx: &mut Conv, record: &Record, now: Option<i64>, k: &str, v: &S) -> Option<()> {
     if now.is_some() && k == "now" {
         return Some(());
     }
-    budget.take(1, k.len())?;
-    let (at, (name, ty, req)) = record.position(k)?;
-    *required += usize::from(*req);
-    out.push((at, own_name(name), value(v, ty, budget, 1)?));
+    attribute(cx, record, k, v, 1)
+}
+
+/// One attribute `k` of a record of type `record` at `depth`, converted and
+/// appended to the open record's segment.
+fn attribute<S: HostValue>(cx: &mut Conv, record: &Record, k: &str, v: &S, depth: usize) -> Option<()> {
+    cx.budget.take(1, k.len())?;
+    let (at, (_, ty, req)) = record.position(k)?;
+    cx.required += usize::from(*req);
+    let value = value(cx, v, ty, depth)?;
+    cx.attrs.push((at, record.name(at, cx.slot)?, value));
     Some(())
 }
 
-fn finish_context(
-    mut out: Vec<(usize, Arc<str>, Value)>,
-    mut required: usize,
-    record: &Record,
-    now: Option<i64>,
-) -> Option<Value> {
+fn finish_context(cx: &mut Conv, start: usize, record: &Record, now: Option<i64>) -> Option<Value> {
     if let Some(now) = now {
         // `now` is declared whenever the engine stamps it (`declares_now`).
-        let (at, (name, _, req)) = record.position("now")?;
-        required += usize::from(*req);
-        out.push((at, own_name(name), Value::Datetime(now)));
+        let (at, (_, _, req)) = record.position("now")?;
+        cx.required += usize::from(*req);
+        cx.attrs.push((at, record.name(at, cx.slot)?, Value::Datetime(now)));
     }
-    unique_record(out, required, record.required)
+    let required = cx.required;
+    unique_record(cx, start, required, record.required)
 }
 
 /// A value read in place by the engine's typed context conversion: Cedar's
@@ -558,71 +598,32 @@ impl Budget {
     }
 }
 
-/// This thread's copy of an attribute name. Not a clone of the schema's shared
-/// name: every deciding thread would then increment and decrement the same
-/// reference count, and that cache line would bounce between cores (measured
-/// with `thread_scaling CPU=1`: a shared engine's CPU time per decision rose
-/// by about a fifth on two threads; with per-thread copies it stays within
-/// noise of one thread's). Each thread makes its copy of a name once and
-/// clones it after that (a reference count only this thread writes); lookups
-/// by a policy's name compare text instead of pointers.
-fn own_name(name: &Arc<str>) -> Arc<str> {
-    NAME_COPIES
-        .try_with(|copies| {
-            let mut copies = copies.try_borrow_mut().ok()?;
-            let key = Arc::as_ptr(name).cast::<u8>() as usize;
-            // The entry holds the shared name too, so its address cannot be
-            // reused for another name while the entry exists.
-            if let Some((shared, copy)) = copies.get(&key) {
-                if Arc::ptr_eq(shared, name) {
-                    return Some(Arc::clone(copy));
-                }
-            }
-            if copies.len() >= NAME_COPIES_MAX {
-                copies.clear();
-            }
-            let copy: Arc<str> = Arc::from(&**name);
-            copies.insert(key, (Arc::clone(name), Arc::clone(&copy)));
-            Some(copy)
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| Arc::from(&**name))
-}
-
-/// Names a thread keeps copies of (a schema declares far fewer context
-/// attributes; the map is emptied when full, as after many reloads).
-const NAME_COPIES_MAX: usize = 4096;
-
-/// Shared name's address -> (the shared name, this thread's copy).
-type NameCopies = super::FxMap<usize, (Arc<str>, Arc<str>)>;
-
-thread_local! {
-    static NAME_COPIES: std::cell::RefCell<NameCopies> = std::cell::RefCell::new(NameCopies::default());
-}
-
-/// The record, when its keys are unique and every required attribute is
-/// there. Each attribute comes with its position in the record type's sorted
+/// The record whose attributes are `cx.attrs[start..]`, when its keys are
+/// unique and every required attribute is there (the segment is taken either
+/// way). Each attribute comes with its position in the record type's sorted
 /// list, so ordering and repeats are decided on integers, not names.
-fn unique_record(mut attrs: Vec<(usize, Arc<str>, Value)>, required: usize, wanted: usize) -> Option<Value> {
-    if !attrs.is_sorted_by_key(|a| a.0) {
-        attrs.sort_unstable_by_key(|a| a.0);
+fn unique_record(cx: &mut Conv, start: usize, required: usize, wanted: usize) -> Option<Value> {
+    let segment = cx.attrs.get_mut(start..)?;
+    if !segment.is_sorted_by_key(|a| a.0) {
+        segment.sort_unstable_by_key(|a| a.0);
     }
-    if required != wanted || attrs.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
+    let unique = !segment.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0));
+    if required != wanted || !unique {
+        cx.attrs.truncate(start);
         return None;
     }
-    Some(Value::Record(attrs.into_iter().map(|(_, k, v)| (k, v)).collect()))
+    Some(Value::Record(cx.attrs.drain(start..).map(|(_, k, v)| (k, v)).collect()))
 }
 
 /// One value of type `ty` at `depth` (a context attribute's value is at 1).
-fn value<S: HostValue>(v: &S, ty: &Ty, budget: &mut Budget, depth: usize) -> Option<Value> {
-    if depth > budget.depth {
+fn value<S: HostValue>(cx: &mut Conv, v: &S, ty: &Ty, depth: usize) -> Option<Value> {
+    if depth > cx.budget.depth {
         return None;
     }
     Some(match ty {
         Ty::String => {
             let s = v.as_str()?;
-            budget.take(0, s.len())?;
+            cx.budget.take(0, s.len())?;
             Value::Str(Arc::from(s))
         }
         Ty::Long => Value::Long(v.as_long()?),
@@ -630,29 +631,35 @@ fn value<S: HostValue>(v: &S, ty: &Ty, budget: &mut Budget, depth: usize) -> Opt
         Ty::Ext(Ext::Datetime) => Value::Datetime(parse_datetime(v.as_str()?)?),
         Ty::Ext(Ext::Duration) => Value::Duration(parse_duration(v.as_str()?)?),
         Ty::Set(elem) => {
-            let mut items = Vec::new();
-            v.each_item(|i| {
-                budget.take(1, 0)?;
-                items.push(value(i, elem, budget, depth + 1)?);
+            let start = cx.items.len();
+            let read = v.each_item(|i| {
+                cx.budget.take(1, 0)?;
+                let item = value(cx, i, elem, depth + 1)?;
+                cx.items.push(item);
                 Some(())
-            })?;
-            Value::Set(items.into())
+            });
+            if read.is_none() {
+                cx.items.truncate(start);
+                return None;
+            }
+            Value::Set(cx.items.drain(start..).collect())
         }
         Ty::Record(r) => {
-            let mut attrs = Vec::with_capacity(r.sorted.len());
-            let mut required = 0usize;
-            v.each_attr(|k, item| {
+            let start = cx.attrs.len();
+            let outer = std::mem::replace(&mut cx.required, 0);
+            let read = v.each_attr(|k, item| {
                 // An escape (`__extn`, `__entity`) is Cedar's to interpret.
                 if k == "__extn" || k == "__entity" {
                     return None;
                 }
-                budget.take(1, k.len())?;
-                let (at, (name, t, req)) = r.position(k)?;
-                required += usize::from(*req);
-                attrs.push((at, own_name(name), value(item, t, budget, depth + 1)?));
-                Some(())
-            })?;
-            return unique_record(attrs, required, r.required);
+                attribute(cx, r, k, item, depth + 1)
+            });
+            let required = std::mem::replace(&mut cx.required, outer);
+            if read.is_none() {
+                cx.attrs.truncate(start);
+                return None;
+            }
+            return unique_record(cx, start, required, r.required);
         }
         _ => return None,
     })
