@@ -156,6 +156,39 @@ fn type_name_cached(name: &str) -> Result<EntityTypeName, Box<cedar_policy::Pars
 /// (whitespace, escapes, comments, errors) goes to Cedar's parser, so results
 /// and error messages are Cedar's.
 pub fn parse_uid(text: &str) -> Result<EntityUid, Box<cedar_policy::ParseErrors>> {
+    // Requests name the same few entities call after call: a text parsed on
+    // the fast path below is remembered per thread, as type names are.
+    if text.len() <= UID_CACHE_TEXT_MAX {
+        if let Some(uid) = UIDS.with(|c| c.borrow().get(text).cloned()) {
+            return Ok(uid);
+        }
+    }
+    let (uid, common) = parse_uid_uncached(text)?;
+    if common && text.len() <= UID_CACHE_TEXT_MAX {
+        UIDS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= UID_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(text.into(), uid.clone());
+        });
+    }
+    Ok(uid)
+}
+
+/// Entity references remembered per thread, and the longest text remembered
+/// (a few hundred kilobytes per thread at most).
+const UID_CACHE_MAX: usize = 1024;
+const UID_CACHE_TEXT_MAX: usize = 160;
+
+thread_local! {
+    static UIDS: std::cell::RefCell<crate::fast::FxMap<Box<str>, EntityUid>> =
+        std::cell::RefCell::new(crate::fast::FxMap::default());
+}
+
+/// [`parse_uid`] without its cache: the uid, and whether it is in the common
+/// form (which the cache remembers).
+fn parse_uid_uncached(text: &str) -> Result<(EntityUid, bool), Box<cedar_policy::ParseErrors>> {
     // The first `"` opens the id (a plain type has none); a byte scan, not a
     // substring search, whose set-up costs more than the scan.
     let quote = text.bytes().position(|b| b == b'"');
@@ -169,13 +202,13 @@ pub fn parse_uid(text: &str) -> Result<EntityUid, Box<cedar_policy::ParseErrors>
                 let plain_id = id.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
                 if plain_type && plain_id {
                     if let Ok(t) = type_name_cached(ty) {
-                        return Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)));
+                        return Ok((EntityUid::from_type_name_and_id(t, EntityId::new(id)), true));
                     }
                 }
             }
         }
     }
-    EntityUid::from_str(text).map_err(Box::new)
+    EntityUid::from_str(text).map(|uid| (uid, false)).map_err(Box::new)
 }
 
 impl Request {
