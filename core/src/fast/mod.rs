@@ -76,8 +76,9 @@ pub(crate) fn lookup<'a>(attrs: &'a [(Arc<str>, Value)], name: &str) -> Option<&
 /// [`lookup`] for a name from a policy: names are interned at load (policy,
 /// schema and entity attribute names share one allocation per spelling), so
 /// a pointer comparison usually finds an entity's attribute. A request's
-/// context has its own copies of the names (see `compile::own_name`): short
-/// records are scanned comparing text too (keys are unique).
+/// context holds the shared names only when converted on a thread of name
+/// slot 0, and copies of them otherwise (see `request_shape::Record::name`):
+/// short records are scanned comparing text too (keys are unique).
 pub(crate) fn lookup_name<'a>(attrs: &'a [(Arc<str>, Value)], name: &Arc<str>) -> Option<&'a Value> {
     if attrs.len() <= 8 {
         return attrs.iter().find(|(k, _)| Arc::ptr_eq(k, name) || **k == **name).map(|(_, v)| v);
