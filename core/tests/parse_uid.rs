@@ -90,6 +90,26 @@ proptest! {
     }
 }
 
+/// `entity_uid` (type name and id given apart): the uid Cedar builds from
+/// the parsed type name and the id, or an error when the type name does not
+/// parse; the same the second time.
+fn same_parts(ty: &str, id: &str) {
+    use agentauthz::cedar_policy::{EntityId, EntityTypeName};
+    let cedar = EntityTypeName::from_str(ty).ok().map(|t| EntityUid::from_type_name_and_id(t, EntityId::new(id)));
+    for _ in 0..2 {
+        assert_eq!(agentauthz::entity_uid(ty, id).ok(), cedar, "{ty:?} {id:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn entity_uid_agrees_with_cedar(ty in proptest::sample::select(TYPES), id in id_strategy()) {
+        same_parts(ty, &id);
+    }
+}
+
 #[test]
 fn common_and_edge_forms_agree_with_cedar() {
     for text in [
