@@ -128,24 +128,37 @@ pub fn entity_uid(type_name: &str, id: &str) -> Result<EntityUid, RequestError> 
 /// request names two or three types, the same ones call after call).
 const TYPE_CACHE_MAX: usize = 1024;
 
+/// A per-thread cache from text to what it parsed to.
+type TextCache<V> = std::cell::RefCell<crate::fast::FxMap<Box<str>, V>>;
+
 thread_local! {
-    static TYPE_NAMES: std::cell::RefCell<crate::fast::FxMap<Box<str>, EntityTypeName>> =
-        std::cell::RefCell::new(crate::fast::FxMap::default());
+    static TYPE_NAMES: TextCache<EntityTypeName> = TextCache::default();
+}
+
+/// What `cache` holds for `text`.
+fn recall<V: Clone>(cache: &'static std::thread::LocalKey<TextCache<V>>, text: &str) -> Option<V> {
+    cache.try_with(|c| c.try_borrow().ok()?.get(text).cloned()).ok().flatten()
+}
+
+/// Adds `text` -> `value` to `cache`, emptying it first when it holds `max` entries.
+fn remember<V: Clone>(cache: &'static std::thread::LocalKey<TextCache<V>>, max: usize, text: &str, value: &V) {
+    let _ = cache.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if c.len() >= max {
+                c.clear();
+            }
+            c.insert(text.into(), value.clone());
+        }
+    });
 }
 
 /// `EntityTypeName::from_str`, remembering each name that parsed.
 fn type_name_cached(name: &str) -> Result<EntityTypeName, Box<cedar_policy::ParseErrors>> {
-    if let Some(t) = TYPE_NAMES.with(|c| c.borrow().get(name).cloned()) {
+    if let Some(t) = recall(&TYPE_NAMES, name) {
         return Ok(t);
     }
     let t = EntityTypeName::from_str(name).map_err(Box::new)?;
-    TYPE_NAMES.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= TYPE_CACHE_MAX {
-            c.clear();
-        }
-        c.insert(name.into(), t.clone());
-    });
+    remember(&TYPE_NAMES, TYPE_CACHE_MAX, name, &t);
     Ok(t)
 }
 
@@ -159,19 +172,13 @@ pub fn parse_uid(text: &str) -> Result<EntityUid, Box<cedar_policy::ParseErrors>
     // Requests name the same few entities call after call: a text parsed on
     // the fast path below is remembered per thread, as type names are.
     if text.len() <= UID_CACHE_TEXT_MAX {
-        if let Some(uid) = UIDS.with(|c| c.borrow().get(text).cloned()) {
+        if let Some(uid) = recall(&UIDS, text) {
             return Ok(uid);
         }
     }
     let (uid, common) = parse_uid_uncached(text)?;
     if common && text.len() <= UID_CACHE_TEXT_MAX {
-        UIDS.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() >= UID_CACHE_MAX {
-                c.clear();
-            }
-            c.insert(text.into(), uid.clone());
-        });
+        remember(&UIDS, UID_CACHE_MAX, text, &uid);
     }
     Ok(uid)
 }
@@ -182,8 +189,7 @@ const UID_CACHE_MAX: usize = 1024;
 const UID_CACHE_TEXT_MAX: usize = 160;
 
 thread_local! {
-    static UIDS: std::cell::RefCell<crate::fast::FxMap<Box<str>, EntityUid>> =
-        std::cell::RefCell::new(crate::fast::FxMap::default());
+    static UIDS: TextCache<EntityUid> = TextCache::default();
 }
 
 /// [`parse_uid`] without its cache: the uid, and whether it is in the common
