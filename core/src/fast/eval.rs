@@ -76,22 +76,24 @@ type V<'a> = Cow<'a, Value>;
 
 fn attr<'a>(base: V<'a>, name: &Arc<str>, store: &'a Store) -> R<V<'a>> {
     match base {
-        Cow::Borrowed(Value::Record(attrs)) => lookup_name(attrs, name).map(Cow::Borrowed).ok_or(Fallback),
+        Cow::Borrowed(base) => attr_of(base, name, store).map(Cow::Borrowed),
         Cow::Owned(Value::Record(attrs)) => lookup_name(&attrs, name).cloned().map(Cow::Owned).ok_or(Fallback),
-        base => match &*base {
-            Value::Entity(ent) => {
-                store.data(*ent).and_then(|d| lookup_name(&d.attrs, name)).map(Cow::Borrowed).ok_or(Fallback)
-            }
-            _ => Err(Fallback),
-        },
+        Cow::Owned(Value::Entity(ent)) => entity_attr(store, ent, name).map(Cow::Borrowed).ok_or(Fallback),
+        Cow::Owned(_) => Err(Fallback),
     }
+}
+
+/// The attribute `name` of an entity in the store (`None`: no such
+/// attribute, or an entity the store does not hold).
+fn entity_attr<'a>(store: &'a Store, ent: EntRef, name: &Arc<str>) -> Option<&'a Value> {
+    store.data(ent).and_then(|d| lookup_name(&d.attrs, name))
 }
 
 /// The attribute `name` of a borrowed value (a record or an entity).
 fn attr_of<'a>(base: &'a Value, name: &Arc<str>, store: &'a Store) -> R<&'a Value> {
     match base {
         Value::Record(attrs) => lookup_name(attrs, name).ok_or(Fallback),
-        Value::Entity(ent) => store.data(*ent).and_then(|d| lookup_name(&d.attrs, name)).ok_or(Fallback),
+        Value::Entity(ent) => entity_attr(store, *ent, name).ok_or(Fallback),
         _ => Err(Fallback),
     }
 }
@@ -100,12 +102,11 @@ fn attr_of<'a>(base: &'a Value, name: &Arc<str>, store: &'a Store) -> R<&'a Valu
 fn path<'a>(var: Var, names: &'a [Arc<str>], env: &'a Env<'a>) -> R<&'a Value> {
     let Some((first, rest)) = names.split_first() else { return Err(Fallback) };
     let store = env.store;
-    let entity_attr = |e: EntRef| store.data(e).and_then(|d| lookup_name(&d.attrs, first)).ok_or(Fallback);
     let mut current = match var {
         Var::Context => attr_of(&env.context, first, store)?,
-        Var::Principal => entity_attr(env.principal)?,
-        Var::Action => entity_attr(env.action)?,
-        Var::Resource => entity_attr(env.resource)?,
+        Var::Principal => entity_attr(store, env.principal, first).ok_or(Fallback)?,
+        Var::Action => entity_attr(store, env.action, first).ok_or(Fallback)?,
+        Var::Resource => entity_attr(store, env.resource, first).ok_or(Fallback)?,
     };
     for name in rest {
         current = attr_of(current, name, store)?;
@@ -141,7 +142,7 @@ fn test(e: &Expr, env: &Env<'_>) -> R<bool> {
             while let Some(name) = names.next() {
                 let present = match &*current {
                     Value::Record(attrs) => lookup_name(attrs, name).is_some(),
-                    Value::Entity(ent) => env.store.data(*ent).and_then(|d| lookup_name(&d.attrs, name)).is_some(),
+                    Value::Entity(ent) => entity_attr(env.store, *ent, name).is_some(),
                     _ => return Err(Fallback),
                 };
                 if !present {
