@@ -14,7 +14,7 @@ use cedar_policy::{
 use sha2::{Digest, Sha256};
 
 use crate::error::{LoadError, PolicyIssue};
-use crate::request_shape::{action_shapes, ActionShape};
+use crate::request_shape::{action_shapes, ActionShape, ShapeRef};
 use crate::scope_index::ScopeIndex;
 use crate::source::{NamedText, PolicySources};
 
@@ -55,6 +55,12 @@ pub(crate) struct Compiled {
     pub index: ScopeIndex,
     /// What a request for each schema action must look like (the fast request path).
     pub shapes: crate::fast::FxMap<EntityUid, ActionShape>,
+    /// The shapes with a context record, keyed by the action's number in
+    /// `fast` (see [`ShapeRef`]).
+    pub shape_refs: crate::fast::FxMap<u32, ShapeRef>,
+    /// This compilation's number in the process: a reload, even of the same
+    /// text, gets another, since `fast` may number entities differently.
+    pub generation: u64,
     /// `open_pr` -> `Action::"open_pr"` for action ids that are unique in the schema.
     pub action_shorthand: crate::fast::FxMap<String, EntityUid>,
     pub version: Arc<str>,
@@ -316,11 +322,14 @@ fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Com
         .map_err(|message| LoadError::Unsupported { file: "<policies>".into(), message })?;
     phase("scope index");
     drop(compiled);
+    let shape_refs = ShapeRef::number(&shapes, &mut store);
     let action_shorthand = action_shorthand(&schema);
     let has_shadow = meta.values().any(|m| m.shadow);
     Ok(Compiled {
         has_shadow,
         shapes,
+        shape_refs,
+        generation: next_generation(),
         version: version_hash(sources).into(),
         policy_count,
         schema,
@@ -330,6 +339,12 @@ fn compile_checked(sources: &PolicySources, on_invalid: OnInvalid) -> Result<Com
         action_shorthand,
         fast: store,
     })
+}
+
+/// A number no other compilation in the process has.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Strict validation of policies against the schema, without building an engine.

@@ -261,17 +261,23 @@ pub fn validate(sources: &PolicySources) -> Result<Vec<PolicyIssue>, LoadError> 
 }
 
 /// A request's context converted by [`Engine::prepare`], for
-/// [`Engine::decide_prepared`] with the same request.
+/// [`Engine::decide_prepared`] with the same request (which it borrows).
 #[derive(Debug)]
-pub struct PreparedContext {
+pub struct PreparedContext<'r> {
     value: crate::fast::Value,
     /// The clock reading the request is decided at.
     now: SystemTime,
     /// The policy version it was converted against (the schema's context types).
     version: VersionStamp,
+    /// The request it was converted for, and that request's principal,
+    /// action and resource as the compilation `generation` numbers them:
+    /// used only for that request and that compilation.
+    request: &'r Request,
+    refs: [crate::fast::EntRef; 3],
+    generation: u64,
 }
 
-impl PreparedContext {
+impl PreparedContext<'_> {
     /// The clock reading the request is decided at (to decide it with
     /// [`Engine::authorize_at`] when [`Engine::decide_prepared`] declines).
     pub fn now(&self) -> SystemTime {
@@ -528,12 +534,14 @@ impl Engine {
         &self,
         request: &Request,
         now: SystemTime,
-        prepared: Option<&PreparedContext>,
+        prepared: Option<&PreparedContext<'_>>,
     ) -> Result<(Decision, Option<Request>), Unprepared> {
         let start = Instant::now();
         let compiled = self.compiled.load();
         if let Some(p) = prepared {
-            if !p.version.matches(&compiled.version) {
+            // Converted against another action's context type, or checked
+            // for another request's principal and resource types.
+            if !p.version.matches(&compiled.version) || !std::ptr::eq(p.request, request) {
                 return Err(Unprepared);
             }
         }
@@ -556,7 +564,7 @@ impl Engine {
             Some((r, res)) => (Some(r), Some(res)),
             None => (None, None),
         };
-        let evaluated = self.evaluate(&compiled, counted.as_ref().unwrap_or(request), now, prepared.map(|p| &p.value));
+        let evaluated = self.evaluate(&compiled, counted.as_ref().unwrap_or(request), now, prepared);
         let mut decision = match evaluated {
             Ok(eval) => self.conclude(&compiled, eval, start),
             Err(Stop::Request(e)) => self.early(&compiled, request_denied(&compiled, e, start)),
@@ -593,36 +601,45 @@ impl Engine {
     /// context to the request and calls [`Engine::authorize_at`].
     ///
     /// [`ContextValue`]: crate::ContextValue
-    pub fn prepare<H: HostValue>(
+    pub fn prepare<'r, H: HostValue>(
         &self,
-        request: &Request,
+        request: &'r Request,
         context: &H,
         now: Option<SystemTime>,
-    ) -> Option<PreparedContext> {
+    ) -> Option<PreparedContext<'r>> {
         if self.audit.is_some() || self.sessions.is_some() || !self.compiled_evaluator {
             return None;
         }
         let now = now.unwrap_or_else(|| self.clock.now());
         let c = self.compiled.load();
         let action = resolve_action(&c, &request.action).ok()?;
-        let (record, now_ms) = compiled_context_type(&c, request, &action, now)?;
+        let refs = resolve_refs(&c, request, &action);
+        let (record, now_ms) = compiled_context_type(&c, refs, now)?;
         // Well inside every limit the other path enforces (the binding's
         // conversion budget, `check_values`), so that nothing it would refuse
         // is decided here.
         let budget = crate::fast::Budget::new(MAX_CONTEXT_VALUES / 4, MAX_REQUEST_BYTES / 4, MAX_CONTEXT_DEPTH / 2);
         let value = crate::fast::convert_host_context(context, record, now_ms, budget)?;
-        guards::prepared_readable(&value).then(|| PreparedContext { value, now, version: VersionStamp::of(&c.version) })
+        guards::prepared_readable(&value).then(|| PreparedContext {
+            value,
+            now,
+            version: VersionStamp::of(&c.version),
+            request,
+            refs,
+            generation: c.generation,
+        })
     }
 
     /// Decides `request` (without its context) with the context
     /// [`Engine::prepare`] converted for it, exactly as
     /// [`Engine::authorize_at`] would decide it with its context as
     /// [`ContextValue`](crate::ContextValue)s. `None`, having changed
-    /// nothing, when the prepared form cannot decide it alone: the policies
-    /// were reloaded since, or a policy needs Cedar's own evaluator (which
-    /// needs the context in Cedar's form). The caller then attaches the
+    /// nothing, when the prepared form cannot decide it alone: `request` is
+    /// not the very request (the same object) `prepare` was given, the
+    /// policies were reloaded since, or a policy needs Cedar's own evaluator
+    /// (which needs the context in Cedar's form). The caller then attaches the
     /// context and calls [`Engine::authorize_at`] at [`PreparedContext::now`].
-    pub fn decide_prepared(&self, request: &Request, prepared: &PreparedContext) -> Option<Decision> {
+    pub fn decide_prepared(&self, request: &Request, prepared: &PreparedContext<'_>) -> Option<Decision> {
         self.decide_with(request, prepared.now, Some(prepared)).ok().map(|(decision, _)| decision)
     }
 
@@ -754,7 +771,7 @@ impl Engine {
         c: &Compiled,
         req: &Request,
         now: SystemTime,
-        prepared: Option<&crate::fast::Value>,
+        prepared: Option<&PreparedContext<'_>>,
     ) -> Result<Evaluation, Stop> {
         match &req.context {
             // Requests built in Rust (`with_context_json`) skip `Request::from_json`.
@@ -763,16 +780,20 @@ impl Engine {
             RequestContext::Typed(_) => {}
         }
         let action = resolve_action(c, &req.action)?;
-        // The request's entities as numbered by the store (the index's keys too).
-        let mut unknown_entities = Vec::new();
+        // The request's entities as numbered by the store (the index's keys
+        // too): as `prepare` resolved them when this is its request and
+        // compilation.
         let store = &c.fast;
-        let refs = [&req.principal, &*action, &req.resource].map(|u| store.resolve(u, &mut unknown_entities));
+        let refs = match prepared {
+            Some(p) if std::ptr::eq(p.request, req) && p.generation == c.generation => p.refs,
+            _ => resolve_refs(c, req, &action),
+        };
         let env = match prepared {
-            Some(context) => {
+            Some(p) => {
                 let [principal, action, resource] = refs;
-                Some(crate::fast::Env { store: &c.fast, principal, action, resource, context: context.clone() })
+                Some(crate::fast::Env { store, principal, action, resource, context: p.value.clone() })
             }
-            None if self.compiled_evaluator => fast_env(c, req, &action, refs, now),
+            None if self.compiled_evaluator => fast_env(c, req, refs, now),
             None => None,
         };
         // Built only when some bucket needs Cedar (always when `env` is None,
@@ -1100,11 +1121,10 @@ fn fast_request(
 fn fast_env<'c>(
     c: &'c Compiled,
     req: &Request,
-    action: &EntityUid,
     [principal, action_ref, resource]: [crate::fast::EntRef; 3],
     now: SystemTime,
 ) -> Option<crate::fast::Env<'c>> {
-    let (record, now_ms) = compiled_context_type(c, req, action, now)?;
+    let (record, now_ms) = compiled_context_type(c, [principal, action_ref, resource], now)?;
     let context = match &req.context {
         RequestContext::Json(map) => {
             crate::fast::convert_context(map.iter().map(|(k, v)| (k.as_str(), v)), record, now_ms)?
@@ -1117,24 +1137,28 @@ fn fast_env<'c>(
     Some(crate::fast::Env { store: &c.fast, principal, action: action_ref, resource, context })
 }
 
+/// The request's principal, action and resource as `c`'s store numbers them
+/// (entities it does not hold numbered past its end, equal uids alike).
+fn resolve_refs(c: &Compiled, req: &Request, action: &EntityUid) -> [crate::fast::EntRef; 3] {
+    let mut unknown = Vec::new();
+    [&req.principal, action, &req.resource].map(|u| c.fast.resolve(u, &mut unknown))
+}
+
 /// The action's context type, when the request's principal and resource
 /// types are the action's and the compiled evaluator can take its context,
 /// with the clock reading to stamp as `context.now` where the schema
 /// declares it: the instant of the stamp Cedar's path parses (or the same
-/// failure).
-fn compiled_context_type<'c>(
-    c: &'c Compiled,
-    req: &Request,
-    action: &EntityUid,
+/// failure). `refs` are the request's entities from [`resolve_refs`].
+fn compiled_context_type(
+    c: &Compiled,
+    [principal, action, resource]: [crate::fast::EntRef; 3],
     now: SystemTime,
-) -> Option<(&'c crate::request_shape::Record, Option<i64>)> {
-    let shape = c.shapes.get(action)?;
-    let record = shape.context.as_ref()?;
-    for (uid, allowed) in [(&req.principal, &shape.principal_types), (&req.resource, &shape.resource_types)] {
-        if !allowed.contains(uid.type_name()) {
-            return None;
-        }
+) -> Option<(&crate::request_shape::Record, Option<i64>)> {
+    let shape = c.shape_refs.get(&action.id)?;
+    if !shape.principal_types.contains(&principal.ty) || !shape.resource_types.contains(&resource.ty) {
+        return None;
     }
+    let record = &*shape.context;
     let now_ms = match shape.declares_now {
         true => Some(crate::fast::time::clock_millis(now)?),
         false => None,

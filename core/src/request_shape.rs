@@ -139,6 +139,52 @@ pub(crate) struct ActionShape {
     pub declares_now: bool,
 }
 
+/// An [`ActionShape`] with a context record, as the compiled evaluator's
+/// store numbers it: the principal and resource types as the store's type
+/// numbers (sorted), so that a request whose entities are resolved against
+/// the store is checked without hashing its uids again.
+#[derive(Debug, Clone)]
+pub(crate) struct ShapeRef {
+    pub principal_types: Box<[u32]>,
+    pub resource_types: Box<[u32]>,
+    pub context: Arc<Record>,
+    pub declares_now: bool,
+}
+
+impl ShapeRef {
+    /// Numbers `shapes` in `store` (interning each action and every type they
+    /// name, so that no declared type is left without a number), keyed by
+    /// the action's number. Actions whose context the fast path cannot take
+    /// are left out.
+    pub(crate) fn number(
+        shapes: &crate::fast::FxMap<EntityUid, ActionShape>,
+        store: &mut crate::fast::Store,
+    ) -> crate::fast::FxMap<u32, ShapeRef> {
+        let mut out = crate::fast::FxMap::default();
+        for (action, shape) in shapes {
+            let Some(context) = &shape.context else { continue };
+            let mut types = |set: &TypeSet| {
+                let mut ids: Vec<u32> = set.iter().map(|t| store.type_id(&t.to_string())).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids.into_boxed_slice()
+            };
+            let (principal_types, resource_types) = (types(&shape.principal_types), types(&shape.resource_types));
+            let id = store.intern(action).id;
+            out.insert(
+                id,
+                ShapeRef {
+                    principal_types,
+                    resource_types,
+                    context: Arc::clone(context),
+                    declares_now: shape.declares_now,
+                },
+            );
+        }
+        out
+    }
+}
+
 impl ActionShape {
     /// The engine-kept session counters (`actions`, `same_action`,
     /// `repos_touched`) that this action's `context.session` declares as `Long`.

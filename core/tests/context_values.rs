@@ -298,3 +298,28 @@ fn prepared_contexts_decide_every_example_case_the_same() {
     }
     assert!(compared > 20, "{compared} cases compared");
 }
+
+/// `decide_prepared` decides only the very request `prepare` converted the
+/// context for: given another request (even an equal copy), it hands the
+/// request back, and deciding that one with the context as values gives its
+/// own decision, not the prepared request's.
+#[test]
+fn a_prepared_context_decides_only_its_own_request() {
+    let (a, b, _, _) = engines();
+    let all: Vec<Case> = cases().into_iter().filter(|c| c.request.get("context").is_some()).collect();
+    let mut differed = 0;
+    for (i, case) in all.iter().enumerate() {
+        let other = &all[(i * 7 + 3) % all.len()];
+        let attrs = record(&to_values(&case.request["context"]));
+        let host = Value::Object(json_map(&attrs));
+        let req = base(case);
+        let p = a.prepare(&req, &host, Some(now(case))).unwrap();
+        assert!(a.decide_prepared(&base(other), &p).is_none(), "{}: decided another request", case.name);
+        assert!(a.decide_prepared(&req.clone(), &p).is_none(), "{}: decided a copy", case.name);
+        let theirs = prepared(a, base(other), &host, &attrs, now(case));
+        same(&theirs, &b.authorize_at(&base(other).with_context(attrs.clone()), now(case))).unwrap();
+        let own = a.decide_prepared(&req, &p).unwrap();
+        differed += usize::from(own.outcome != theirs.outcome);
+    }
+    assert!(differed > 5, "only {differed} pairs decide differently: the test would not notice");
+}
