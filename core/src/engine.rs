@@ -817,14 +817,15 @@ impl Engine {
             let size = bucket.fast.len() as u64 + bucket.cedar_only as u64;
             match &env {
                 Some(env) if bucket.cedar_only == 0 => {
-                    let mut permits: Vec<&PolicyId> = Vec::new();
-                    let mut forbids: Vec<&PolicyId> = Vec::new();
+                    // The bucket's satisfied policies go straight into the
+                    // evaluation, and are taken out again when it falls back.
+                    let (permits, forbids) = (eval.satisfied_permits.len(), eval.satisfied_forbids.len());
                     let mut decided = true;
                     for p in &bucket.fast {
                         match crate::fast::eval_policy(p, env) {
                             Ok(false) => {}
-                            Ok(true) if p.effect == Effect::Permit => permits.push(&p.id),
-                            Ok(true) => forbids.push(&p.id),
+                            Ok(true) if p.effect == Effect::Permit => eval.satisfied_permits.push(p.id.clone()),
+                            Ok(true) => eval.satisfied_forbids.push(p.id.clone()),
                             Err(crate::fast::Fallback) => {
                                 decided = false;
                                 break;
@@ -833,14 +834,13 @@ impl Engine {
                     }
                     if decided {
                         stats.compiled += size;
-                        if forbids.is_empty() {
-                            eval.satisfied_permits.extend(permits.into_iter().cloned());
-                        } else {
-                            eval.satisfied_forbids.extend(forbids.into_iter().cloned());
-                            deferred_permits.extend(permits.into_iter().cloned());
+                        if eval.satisfied_forbids.len() > forbids {
+                            deferred_permits.extend(eval.satisfied_permits.drain(permits..));
                         }
                         return;
                     }
+                    eval.satisfied_permits.truncate(permits);
+                    eval.satisfied_forbids.truncate(forbids);
                     stats.after_error += size;
                 }
                 Some(_) => stats.unsupported_policy += size,
