@@ -23,7 +23,7 @@ use agentauthz::{
     SessionLimits, Subject,
 };
 use napi::bindgen_prelude::{
-    AsyncTask, BufferSlice, Either, Function, FunctionCallContext, JsObjectValue, Object, Unknown,
+    AsyncTask, BufferSlice, Either, External, Function, FunctionCallContext, JsObjectValue, Object, Unknown,
 };
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, JsValue, Task, ValueType};
@@ -47,7 +47,15 @@ pub struct Engine {
     /// Exceptions thrown by the audit callback (counted on the JS thread).
     callback_errors: Arc<CallbackErrors>,
     /// The policies numbered for index.js's decisions (see `wire`).
-    reasons: Mutex<wire::ReasonTable>,
+    reasons: Arc<Mutex<wire::ReasonTable>>,
+}
+
+/// What `__authorizeWire` decides with: the engine and its policy table,
+/// handed to index.js once per engine as an `External` (see
+/// [`Engine::wire_handle`]).
+pub struct WireHandle {
+    inner: Arc<agentauthz::Engine>,
+    reasons: Arc<Mutex<wire::ReasonTable>>,
 }
 
 /// Exceptions thrown by a JS audit callback: the callback runs on the JS
@@ -338,61 +346,14 @@ impl Engine {
         decision_json(&env, &self.inner, &text, Some(now), start)
     }
 
-    /// The binary fast path behind `authorize` / `authorizeAt` (index.js and
-    /// `wire`): the request written by index.js in `buf` (`len` bytes from
-    /// `wire::REQUEST_AT`, its strings' text `textLen` bytes from
-    /// `wire::TEXT_AT`), decided at `nowMs` (epoch milliseconds; `NaN`: the
-    /// engine's clock). Returns `1` when the decision was written into `buf`
-    /// in the numeric form, else the decision as JSON text (with the table
-    /// generation at bytes 4..8, for index.js to see that its table is stale).
-    #[napi(js_name = "__authorizeWire", skip_typescript)]
-    pub fn authorize_wire(
-        &self,
-        env: Env,
-        mut buf: BufferSlice<'_>,
-        len: u32,
-        text_len: u32,
-        now_ms: f64,
-    ) -> napi::Result<Either<u32, String>> {
-        let start = Instant::now();
-        let now = if now_ms.is_nan() {
-            None
-        } else {
-            Some(ms_time(now_ms).map_err(|p| {
-                request_error(
-                    &env,
-                    format!(
-                        "authorizeAt: now must be a Date, epoch milliseconds or an RFC 3339 string; {}",
-                        now_problem(&p)
-                    ),
-                )
-            })?)
-        };
-        // No JavaScript runs during this call (the engine calls none
-        // synchronously), so nothing else touches the buffer meanwhile.
-        let bytes: &mut [u8] = &mut buf;
-        let generation = wire::u32_at(bytes, 0).unwrap_or(0);
-        let span = |at: usize, n: u32| at.checked_add(n as usize).and_then(|end| bytes.get(at..end));
-        let decided = match (span(wire::REQUEST_AT, len), span(wire::TEXT_AT, text_len).map(std::str::from_utf8)) {
-            (Some(values), Some(Ok(text))) => decide_wire(&self.inner, wire::Wire::new(values, text), now),
-            _ => Err(RequestError::Malformed("the request buffer is malformed".into())),
-        };
-        let js = match decided {
-            Ok(d) => {
-                if wire::write_decision(&d, &self.reasons, &self.inner, generation, bytes).is_some() {
-                    return Ok(Either::A(1));
-                }
-                JsDecision::from(&d)
-            }
-            Err(e) => JsDecision::request_denied(&self.inner.policy_version(), &e, start),
-        };
-        let current = self.reasons.lock().unwrap_or_else(std::sync::PoisonError::into_inner).generation();
-        if let Some(b) = bytes.get_mut(4..8) {
-            b.copy_from_slice(&current.to_le_bytes());
-        }
-        let mut out = Vec::with_capacity(512);
-        serde_json::to_writer(&mut out, &js).map_err(|e| request_error(&env, format!("authorize: {e}")))?;
-        String::from_utf8(out).map(Either::B).map_err(|e| request_error(&env, format!("authorize: {e}")))
+    /// The engine and its policy table for `__authorizeWire` (index.js
+    /// fetches it once per engine). A free function called with it skips the
+    /// bookkeeping napi-rs does for every method call on a class instance
+    /// (a borrow registered in a global table and released after the call,
+    /// about 2,000 instructions).
+    #[napi(js_name = "__wireHandle", skip_typescript)]
+    pub fn wire_handle(&self) -> External<WireHandle> {
+        External::new(WireHandle { inner: Arc::clone(&self.inner), reasons: Arc::clone(&self.reasons) })
     }
 
     /// The policy table behind `__authorizeWire`'s numeric decisions, as JSON:
@@ -502,6 +463,64 @@ pub fn register_error_classes(classes: Object<'_>) -> napi::Result<()> {
     errors::register(classes)
 }
 
+/// The binary fast path behind `authorize` / `authorizeAt` (index.js and
+/// `wire`) for the engine behind `handle` ([`Engine::wire_handle`]): the
+/// request written by index.js in `buf` (`len` bytes from
+/// `wire::REQUEST_AT`, its strings' text `textLen` bytes from
+/// `wire::TEXT_AT`), decided at `nowMs` (epoch milliseconds; `NaN`: the
+/// engine's clock). Returns `1` when the decision was written into `buf`
+/// in the numeric form, else the decision as JSON text (with the table
+/// generation at bytes 4..8, for index.js to see that its table is stale).
+#[napi(js_name = "__authorizeWire", skip_typescript)]
+pub fn authorize_wire(
+    env: Env,
+    handle: &External<WireHandle>,
+    mut buf: BufferSlice<'_>,
+    len: u32,
+    text_len: u32,
+    now_ms: f64,
+) -> napi::Result<Either<u32, String>> {
+    let start = Instant::now();
+    let now = if now_ms.is_nan() {
+        None
+    } else {
+        Some(ms_time(now_ms).map_err(|p| {
+            request_error(
+                &env,
+                format!(
+                    "authorizeAt: now must be a Date, epoch milliseconds or an RFC 3339 string; {}",
+                    now_problem(&p)
+                ),
+            )
+        })?)
+    };
+    // No JavaScript runs during this call (the engine calls none
+    // synchronously), so nothing else touches the buffer meanwhile.
+    let bytes: &mut [u8] = &mut buf;
+    let generation = wire::u32_at(bytes, 0).unwrap_or(0);
+    let span = |at: usize, n: u32| at.checked_add(n as usize).and_then(|end| bytes.get(at..end));
+    let decided = match (span(wire::REQUEST_AT, len), span(wire::TEXT_AT, text_len).map(std::str::from_utf8)) {
+        (Some(values), Some(Ok(text))) => decide_wire(&handle.inner, wire::Wire::new(values, text), now),
+        _ => Err(RequestError::Malformed("the request buffer is malformed".into())),
+    };
+    let js = match decided {
+        Ok(d) => {
+            if wire::write_decision(&d, &handle.reasons, &handle.inner, generation, bytes).is_some() {
+                return Ok(Either::A(1));
+            }
+            JsDecision::from(&d)
+        }
+        Err(e) => JsDecision::request_denied(&handle.inner.policy_version(), &e, start),
+    };
+    let current = handle.reasons.lock().unwrap_or_else(std::sync::PoisonError::into_inner).generation();
+    if let Some(b) = bytes.get_mut(4..8) {
+        b.copy_from_slice(&current.to_le_bytes());
+    }
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, &js).map_err(|e| request_error(&env, format!("authorize: {e}")))?;
+    String::from_utf8(out).map(Either::B).map_err(|e| request_error(&env, format!("authorize: {e}")))
+}
+
 /// The settings of a constructor or `fromDir` besides the sources.
 #[derive(Default)]
 struct Settings {
@@ -521,7 +540,7 @@ fn build(env: &Env, sources: PolicySources, settings: Settings) -> napi::Result<
         builder = builder.audit(log);
     }
     let engine = builder.build().map_err(|e| load_error(env, &e))?;
-    Ok(Engine { inner: Arc::new(engine), callback_errors: settings.callback_errors, reasons: Mutex::default() })
+    Ok(Engine { inner: Arc::new(engine), callback_errors: settings.callback_errors, reasons: Arc::default() })
 }
 
 impl Engine {

@@ -264,6 +264,11 @@ test('the binary entry point decides arbitrary bytes without crashing', () => {
   // must give a decision (denied as malformed, or decided), never a crash.
   const r = rng(7)
   const c = cases.find((k) => k.outcome === 'allow')
+  const handle = engine.__wireHandle()
+  // Anything but an engine's handle throws (a TypeError or the binding's error), never crashes.
+  for (const bad of [undefined, null, {}, 1, 'x', Buffer.alloc(8), engine]) {
+    assert.throws(() => rawWire.call(engine, bad, Buffer.alloc(8192), 0, 0, NaN), Error, String(bad))
+  }
   for (let i = 0; i < 3000; i++) {
     const buf = Buffer.alloc(6144 + 256 + Math.floor(r() * 256))
     for (let j = 0; j < buf.length; j++) buf[j] = r() < 0.5 ? Math.floor(r() * 8) : Math.floor(r() * 256)
@@ -271,7 +276,7 @@ test('the binary entry point decides arbitrary bytes without crashing', () => {
     if (r() < 0.5) for (let j = 6144; j < buf.length; j++) buf[j] = 0x61 + Math.floor(r() * 26)
     const len = Math.floor(r() * (buf.length + 16))
     const textLen = Math.floor(r() * 64)
-    const out = rawWire.call(engine, buf, len, textLen, r() < 0.5 ? NaN : Date.parse(c.now))
+    const out = rawWire.call(engine, handle, buf, len, textLen, r() < 0.5 ? NaN : Date.parse(c.now))
     if (out !== 1) {
       const d = JSON.parse(out)
       assert.equal(d.allowed, false)
