@@ -276,7 +276,8 @@ function requestJson(request) {
 // do not fit the buffer and `now` values other than numbers and Dates take
 // the paths above.
 const WIRE_BYTES = 16384
-const WIRE_AT = 8
+// Bytes 8..12: the used length of the kept strings (the dictionary below).
+const WIRE_AT = 12
 const WIRE_TEXT_AT = 6144
 // The first part of the text region keeps short ASCII strings across calls
 // (keys, entity references, action names repeat from call to call): a string
@@ -548,8 +549,10 @@ function authorizeWire(engine, request, nowMs) {
     }
     budget = MAX_BYTES
     if (!wire(request, 0)) return wroom ? null : undefined
-    // The header: the table generation held here (a decision overwrites it).
+    // The header: the table generation held here (a decision overwrites it)
+    // and how much of the dictionary is in use (the native side reads no more).
     wview.setUint32(0, state.generation, true)
+    wview.setUint32(8, state.dictUsed, true)
     const result = engine.__authorizeWire(state.handle, state.buf, wpos - WIRE_AT, wtext - WIRE_TEXT_AT, nowMs)
     if (result === 1) return wireDecision(state)
     if (state.view.getUint32(4, true) !== state.generation) state.stale = true

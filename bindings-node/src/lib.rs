@@ -467,7 +467,7 @@ pub fn register_error_classes(classes: Object<'_>) -> napi::Result<()> {
 /// `wire`) for the engine behind `handle` ([`Engine::wire_handle`]): the
 /// request written by index.js in `buf` (`len` bytes from
 /// `wire::REQUEST_AT`, its strings' text `textLen` bytes from
-/// `wire::TEXT_AT`), decided at `nowMs` (epoch milliseconds; `NaN`: the
+/// `wire::TEXT_AT`, see `wire`), decided at `nowMs` (epoch milliseconds; `NaN`: the
 /// engine's clock). Returns `1` when the decision was written into `buf`
 /// in the numeric form, else the decision as JSON text (with the table
 /// generation at bytes 4..8, for index.js to see that its table is stale).
@@ -498,9 +498,15 @@ pub fn authorize_wire(
     // synchronously), so nothing else touches the buffer meanwhile.
     let bytes: &mut [u8] = &mut buf;
     let generation = wire::u32_at(bytes, 0).unwrap_or(0);
-    let span = |at: usize, n: u32| at.checked_add(n as usize).and_then(|end| bytes.get(at..end));
-    let decided = match (span(wire::REQUEST_AT, len), span(wire::TEXT_AT, text_len).map(std::str::from_utf8)) {
-        (Some(values), Some(Ok(text))) => decide_wire(&handle.inner, wire::Wire::new(values, text), now),
+    let span = |at: usize, n: usize| at.checked_add(n).and_then(|end| bytes.get(at..end));
+    let utf8 = |at: usize, n: usize| span(at, n).and_then(|b| std::str::from_utf8(b).ok());
+    // The kept strings' region's used part, and the text after the region.
+    let kept = wire::u32_at(bytes, wire::KEPT_AT).filter(|n| *n <= wire::KEPT_BYTES);
+    let after = (text_len as usize).checked_sub(wire::KEPT_BYTES);
+    let strings =
+        kept.and_then(|n| utf8(wire::TEXT_AT, n)).zip(after.and_then(|n| utf8(wire::TEXT_AT + wire::KEPT_BYTES, n)));
+    let decided = match (span(wire::REQUEST_AT, len as usize), strings) {
+        (Some(values), Some((kept, text))) => decide_wire(&handle.inner, wire::Wire::new(values, kept, text), now),
         _ => Err(RequestError::Malformed("the request buffer is malformed".into())),
     };
     let js = match decided {

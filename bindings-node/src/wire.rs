@@ -12,12 +12,15 @@
 //! # Request (written by index.js)
 //!
 //! Bytes `0..4`: the generation of the policy table index.js holds (see
-//! [`ReasonTable`]). The request value from byte [`REQUEST_AT`]; the text of
-//! its strings from byte [`TEXT_AT`], all of it UTF-8 (checked once), each
-//! string referred to by offset and length into that text. (index.js keeps
-//! short ASCII strings in the first part of the text across calls and refers
-//! to them again instead of copying them; this side sees only offsets.) A value is a tag
-//! byte and its payload, integers little-endian:
+//! [`ReasonTable`]); bytes `8..12`: how many bytes of the kept strings'
+//! region are in use (below). The request value from byte [`REQUEST_AT`]; the
+//! text of its strings from byte [`TEXT_AT`], each string referred to by
+//! offset and length into that text. The text's first [`KEPT_BYTES`] bytes
+//! are the region where index.js keeps short ASCII strings across calls (and
+//! refers to them again instead of copying them); the request's other strings
+//! follow it. Only the region's used part and the text after the region are
+//! read (each checked as UTF-8 once per call); a string elsewhere is
+//! malformed. A value is a tag byte and its payload, integers little-endian:
 //!
 //! | tag | value | payload |
 //! |---|---|---|
@@ -48,10 +51,15 @@ use agentauthz::{Decision, HostValue, Outcome, PolicyInfo};
 use crate::convert::Tree;
 use crate::output::JsReason;
 
-/// Where the request value starts in the buffer.
-pub(crate) const REQUEST_AT: usize = 8;
+/// Where the used length of the kept strings' region is (a `u32`).
+pub(crate) const KEPT_AT: usize = 8;
+/// Where the request value starts in the buffer (index.js's `WIRE_AT`).
+pub(crate) const REQUEST_AT: usize = 12;
 /// Where the strings' text starts in the buffer (index.js's `WIRE_TEXT_AT`).
 pub(crate) const TEXT_AT: usize = 6144;
+/// The size of the kept strings' region at the start of the text
+/// (index.js's `WIRE_DICT_BYTES`).
+pub(crate) const KEPT_BYTES: usize = 2048;
 
 const FALSE: u8 = 1;
 const TRUE: u8 = 2;
@@ -73,29 +81,35 @@ pub(crate) fn u32_at(bytes: &[u8], at: usize) -> Option<usize> {
 }
 
 /// One encoded value, read in place: `bytes` starts at its tag (and may run
-/// past its end); `text` is the strings' text. Every read is bounds-checked;
-/// malformed bytes read as `None` (and as an error in [`Wire::to_tree`]).
+/// past its end); `kept` is the used part of the text's kept strings' region,
+/// `text` the text after the region (offsets from [`KEPT_BYTES`]). Every read
+/// is bounds-checked; malformed bytes read as `None` (and as an error in
+/// [`Wire::to_tree`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Wire<'a> {
     bytes: &'a [u8],
+    kept: &'a str,
     text: &'a str,
 }
 
 impl<'a> Wire<'a> {
-    /// The value at the start of `bytes`, its strings in `text`.
-    pub(crate) fn new(bytes: &'a [u8], text: &'a str) -> Self {
-        Self { bytes, text }
+    /// The value at the start of `bytes`, its strings in `kept` and `text`.
+    pub(crate) fn new(bytes: &'a [u8], kept: &'a str, text: &'a str) -> Self {
+        Self { bytes, kept, text }
     }
 
     fn at(&self, bytes: &'a [u8]) -> Self {
-        Self { bytes, text: self.text }
+        Self { bytes, kept: self.kept, text: self.text }
     }
 
     /// The string at (`u32` offset, `u32` length) at byte `at`.
     fn str_at(&self, bytes: &[u8], at: usize) -> Option<&'a str> {
         let start = u32_at(bytes, at)?;
-        let len = u32_at(bytes, at + 4)?;
-        self.text.get(start..start.checked_add(len)?)
+        let end = start.checked_add(u32_at(bytes, at + 4)?)?;
+        match start.checked_sub(KEPT_BYTES) {
+            Some(from) => self.text.get(from..end.checked_sub(KEPT_BYTES)?),
+            None => self.kept.get(start..end),
+        }
     }
 
     fn tag(&self) -> Option<u8> {
