@@ -255,7 +255,7 @@ impl ScopeIndex {
                 ActionConstraint::Any => by_action.values_mut().for_each(|cells| cells.add(at, &filed)),
                 // An action the schema does not declare files nowhere but `all`.
                 ActionConstraint::Eq(a) => {
-                    if let Some(cells) = store.index.get(&a).and_then(|id| by_action.get_mut(id)) {
+                    if let Some(cells) = store.find(&a).and_then(|id| by_action.get_mut(&id)) {
                         cells.add(at, &filed);
                     }
                 }

@@ -172,9 +172,18 @@ impl Hasher for FxHasher {
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Entities, by index.
+///
+/// Found by their id's text (hashing a few bytes, where hashing an
+/// `EntityUid` hashes its type name's parts too, and comparing it compares
+/// both), then the type name compared among the entities with that id.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    pub index: FxMap<EntityUid, u32>,
+    /// The first interned entity with this id text.
+    by_id: FxMap<Box<str>, u32>,
+    /// The next interned entity with the same id text (`u32::MAX`: none).
+    same_id: Vec<u32>,
+    /// Each interned entity's uid.
+    uids: Vec<EntityUid>,
     pub types: FxMap<String, u32>,
     /// Type of each interned entity.
     pub entity_types: Vec<u32>,
@@ -189,13 +198,40 @@ impl Store {
         *self.types.entry(name.to_string()).or_insert(next)
     }
 
+    /// The number of an interned entity.
+    pub(crate) fn find(&self, uid: &EntityUid) -> Option<u32> {
+        let mut id = *self.by_id.get(uid.id().unescaped())?;
+        loop {
+            if self.uids.get(id as usize)?.type_name() == uid.type_name() {
+                return Some(id);
+            }
+            id = *self.same_id.get(id as usize)?;
+        }
+    }
+
     pub(crate) fn intern(&mut self, uid: &EntityUid) -> EntRef {
-        if let Some(&id) = self.index.get(uid) {
+        if let Some(id) = self.find(uid) {
             return EntRef { id, ty: self.entity_types.get(id as usize).copied().unwrap_or(u32::MAX) };
         }
         let ty = self.type_id(&uid.type_name().to_string());
         let id = u32::try_from(self.data.len()).unwrap_or(u32::MAX);
-        self.index.insert(uid.clone(), id);
+        match self.by_id.get(uid.id().unescaped()) {
+            // Chained after the last entity with the same id text.
+            Some(&first) => {
+                let mut last = first as usize;
+                while let Some(&next) = self.same_id.get(last).filter(|n| **n != u32::MAX) {
+                    last = next as usize;
+                }
+                if let Some(slot) = self.same_id.get_mut(last) {
+                    *slot = id;
+                }
+            }
+            None => {
+                self.by_id.insert(uid.id().unescaped().into(), id);
+            }
+        }
+        self.same_id.push(u32::MAX);
+        self.uids.push(uid.clone());
         self.entity_types.push(ty);
         self.data.push(None);
         EntRef { id, ty }
@@ -204,7 +240,7 @@ impl Store {
     /// The reference for a request's entity; `extra` numbers the request's
     /// entities unknown to the store so that equal uids get equal references.
     pub(crate) fn resolve(&self, uid: &EntityUid, extra: &mut Vec<EntityUid>) -> EntRef {
-        if let Some(&id) = self.index.get(uid) {
+        if let Some(id) = self.find(uid) {
             return EntRef { id, ty: self.entity_types.get(id as usize).copied().unwrap_or(u32::MAX) };
         }
         let ty = self.types.get(&uid.type_name().to_string()).copied().unwrap_or(u32::MAX);
@@ -352,4 +388,53 @@ pub(crate) struct Env<'a> {
     pub action: EntRef,
     pub resource: EntRef,
     pub context: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn uid(s: &str) -> EntityUid {
+        EntityUid::from_str(s).unwrap()
+    }
+
+    /// Entities sharing an id's text (across types, namespaces included) get
+    /// numbers of their own, found again whatever order they were interned
+    /// in; a type never interned with that id is not found.
+    #[test]
+    fn entities_with_the_same_id_text_are_told_apart_by_type() {
+        let mut store = Store::default();
+        let names = [
+            r#"Agent::"x""#,
+            r#"Repo::"x""#,
+            r#"Acme::Agent::"x""#,
+            r#"Agent::"y""#,
+            r#"Team::"x""#,
+            r#"Agent::"x\"y""#,
+            r#"Agent::"""#,
+        ];
+        let ids: Vec<u32> = names.iter().map(|n| store.intern(&uid(n)).id).collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{ids:?}");
+        for (n, id) in names.iter().zip(&ids).rev() {
+            assert_eq!(store.find(&uid(n)), Some(*id), "{n}");
+            assert_eq!(store.intern(&uid(n)).id, *id, "{n}");
+            let mut extra = Vec::new();
+            assert_eq!(store.resolve(&uid(n), &mut extra).id, *id, "{n}");
+            assert!(extra.is_empty());
+        }
+        assert_eq!(store.find(&uid(r#"Human::"x""#)), None);
+        assert_eq!(store.find(&uid(r#"Agent::"z""#)), None);
+        // Unknown entities are numbered past the store, equal uids alike.
+        let mut extra = Vec::new();
+        let a = store.resolve(&uid(r#"Human::"x""#), &mut extra);
+        let b = store.resolve(&uid(r#"Agent::"z""#), &mut extra);
+        let c = store.resolve(&uid(r#"Human::"x""#), &mut extra);
+        assert_eq!((a.id, b.id, c.id), (7, 8, 7));
+        assert_eq!(a.ty, u32::MAX, "Human was never interned");
+        assert_eq!(b.ty, store.intern(&uid(r#"Agent::"x""#)).ty);
+    }
 }
